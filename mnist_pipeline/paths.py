@@ -1,0 +1,16 @@
+"""Where each stage reads and writes, relative to the repository root (dvc.yaml declares the same)."""
+from pathlib import Path
+
+RAW_DIR = Path("data/raw")
+PREPARED_DIR = Path("data/prepared")
+MODEL_FILE = Path("models/model.keras")
+
+DATASET_METRICS = Path("metrics/dataset.json")
+TRAIN_METRICS = Path("metrics/train.json")
+TRAIN_SPEED = Path("metrics/train_speed.json")
+EVALUATE_METRICS = Path("metrics/evaluate.json")
+EVALUATE_SPEED = Path("metrics/evaluate_speed.json")
+
+HISTORY_PLOT = Path("plots/history.csv")
+PREDICTIONS_PLOT = Path("plots/predictions.csv")
+FIGURES_DIR = Path("plots/figures")

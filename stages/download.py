@@ -1,0 +1,28 @@
+"""Stage 1, download: fetches the dataset's four gzipped IDX files into data/raw/.
+
+Reads params `dataset.mirrors` and `dataset.files` (names, SHA-256 of each file's content). Set the environment
+variable MNIST_MIRROR to a directory holding the files to try it before the network (offline use).
+Writes data/raw/<file name> for each file, each verified against its checksum.
+"""
+import os
+import sys
+
+from mnist_pipeline.fetch import fetch_file
+from mnist_pipeline.params import load_params
+from mnist_pipeline.paths import RAW_DIR
+from mnist_pipeline.stage import run_stage
+
+MIRROR_ENV = "MNIST_MIRROR"
+
+
+def main():
+    params = load_params("dataset.mirrors", "dataset.files")
+    local_dir = os.environ.get(MIRROR_ENV) or None
+    for entry in params["dataset.files"].values():
+        source = fetch_file(entry["name"], entry["sha256"], RAW_DIR / entry["name"], params["dataset.mirrors"],
+                            local_dir)
+        print(f"{entry['name']}: verified, from {source}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(main))

@@ -1,0 +1,45 @@
+"""Stage 4, evaluate: measures the trained model on the test split.
+
+Reads models/model.keras, data/prepared/{x,y}_test.npy and params `dataset.class_names` and
+`evaluate.batch_size`. Writes metrics/evaluate.json (test loss and accuracy, macro precision,
+recall and F1, per-class accuracy, misclassified count), metrics/evaluate_speed.json (images per
+second) and plots/predictions.csv (for each test image: actual, predicted, confidence).
+"""
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from mnist_pipeline.data import load_split
+from mnist_pipeline.files import write_json, write_text
+from mnist_pipeline.metrics import classification_metrics
+from mnist_pipeline.params import load_params
+from mnist_pipeline.paths import EVALUATE_METRICS, EVALUATE_SPEED, MODEL_FILE, PREDICTIONS_PLOT, PREPARED_DIR
+from mnist_pipeline.stage import run_stage
+
+
+def main():
+    params = load_params("dataset.class_names", "evaluate")
+    class_names = params["dataset.class_names"]
+    x_test, y_test = load_split(PREPARED_DIR, "test")
+
+    from mnist_pipeline.model import load_model
+    model = load_model(MODEL_FILE, len(class_names))
+    model.predict(x_test[:1], verbose=0)  # build the predict function before timing
+    start = time.perf_counter()
+    probabilities = model.predict(x_test, batch_size=params["evaluate"]["batch_size"], verbose=0)
+    seconds = time.perf_counter() - start
+
+    results = classification_metrics(y_test, probabilities, class_names)
+    write_json(EVALUATE_METRICS, results)
+    write_json(EVALUATE_SPEED, {"eval_images_per_second": round(len(x_test) / seconds, 1)})
+    predictions = pd.DataFrame({"index": np.arange(len(y_test)), "actual": y_test,
+                                "predicted": probabilities.argmax(axis=1),
+                                "confidence": probabilities.max(axis=1).round(6)})
+    write_text(PREDICTIONS_PLOT, predictions.to_csv(index=False))
+    print(f"test accuracy {results['test_accuracy']:.4%}, {results['misclassified']} misclassified")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(main))

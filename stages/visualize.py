@@ -1,0 +1,67 @@
+"""Stage 5, visualize: draws the PNG figures from the training and evaluation outputs.
+
+Reads plots/history.csv, plots/predictions.csv, metrics/evaluate.json, data/prepared/x_test.npy,
+models/model.keras (first-layer filters) and params `dataset.class_names` and `visualize`.
+Writes plots/figures/: accuracy.png, loss.png, confusion_matrix.png, sample_predictions.png,
+mistakes.png, per_class_accuracy.png, filters.png.
+"""
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+
+from mnist_pipeline import figures
+from mnist_pipeline.data import load_split
+from mnist_pipeline.files import atomic_path
+from mnist_pipeline.params import load_params
+from mnist_pipeline.paths import (EVALUATE_METRICS, FIGURES_DIR, HISTORY_PLOT, MODEL_FILE, PREDICTIONS_PLOT,
+                                  PREPARED_DIR)
+from mnist_pipeline.stage import run_stage
+
+
+def first_conv_kernels(path, num_classes):
+    """The first convolution layer's kernel weights from the saved model."""
+    from mnist_pipeline.model import load_model
+    model = load_model(path, num_classes)
+    first = next(layer for layer in model.layers if layer.name.endswith("conv1"))
+    return np.asarray(first.kernel)
+
+
+def main():
+    params = load_params("dataset.class_names", "visualize")
+    class_names, vis = params["dataset.class_names"], params["visualize"]
+    history = pd.read_csv(HISTORY_PLOT)
+    predictions = pd.read_csv(PREDICTIONS_PLOT)
+    per_class = json.loads(EVALUATE_METRICS.read_text())["per_class_accuracy"]
+    x_test, _ = load_split(PREPARED_DIR, "test")
+
+    samples = predictions.head(vis["sample_count"])
+    mistakes = predictions[predictions.actual != predictions.predicted]
+    mistakes = mistakes.sort_values("confidence", ascending=False, kind="stable").head(vis["mistake_count"])
+
+    def grid(rows, title):
+        return figures.digit_grid(x_test[rows["index"]], rows["actual"].to_numpy(), rows["predicted"].to_numpy(),
+                                  rows["confidence"].to_numpy(), class_names, title)
+
+    drawings = {
+        "accuracy.png": lambda: figures.curves(history, "accuracy", "Accuracy per epoch", "accuracy"),
+        "loss.png": lambda: figures.curves(history, "loss", "Loss per epoch (train loss includes label smoothing)",
+                                           "cross-entropy loss"),
+        "confusion_matrix.png": lambda: figures.confusion_heatmap(predictions["actual"], predictions["predicted"],
+                                                                  class_names),
+        "sample_predictions.png": lambda: grid(samples, f"First {len(samples)} test digits: true→predicted "
+                                                        "(confidence); mistakes in red"),
+        "mistakes.png": lambda: grid(mistakes, f"The {len(mistakes)} most confident mistakes: true→predicted "
+                                               "(confidence)"),
+        "per_class_accuracy.png": lambda: figures.per_class_bars(per_class),
+        "filters.png": lambda: figures.first_layer_filters(first_conv_kernels(MODEL_FILE, len(class_names))),
+    }
+    for name, draw in drawings.items():
+        with atomic_path(FIGURES_DIR / name) as tmp:
+            figures.save(draw(), tmp, vis["dpi"])
+        print(f"wrote {FIGURES_DIR / name}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(main))

@@ -1,0 +1,79 @@
+"""Shared fixtures: the repository root, a generated IDX dataset, and a temporary copy of the pipeline."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))  # the tests' own helper modules (synthetic, ...)
+
+from synthetic import write_dataset  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+PIPELINE_FILES = ["dvc.yaml", "params.yaml", "stages", "mnist_pipeline"]
+
+# Small settings that keep a whole tiny pipeline run to seconds.
+TINY_PARAMS = {
+    "model": {"conv_blocks": [{"filters": 8, "convs": 1}, {"filters": 16, "convs": 1}], "dense_units": 32},
+    "train": {"epochs": 2, "batch_size": 32, "warmup_epochs": 0},
+    "visualize": {"sample_count": 9, "mistake_count": 9, "dpi": 50},
+}
+
+
+def update_params(path, changes):
+    """Merges nested `changes` into the YAML params file at `path`."""
+    params = yaml.safe_load(Path(path).read_text())
+
+    def merge(target, updates):
+        for key, value in updates.items():
+            if isinstance(value, dict) and isinstance(target.get(key), dict):
+                merge(target[key], value)
+            else:
+                target[key] = value
+    merge(params, changes)
+    Path(path).write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def run(cmd, cwd, env=None, check=True):
+    """Runs a command, returning the CompletedProcess; fails the test with its output if it fails."""
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def dvc(*args, cwd, env=None, check=True):
+    return run([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env, check=check)
+
+
+def make_pipeline_copy(base):
+    """Makes a git + DVC repository under `base` holding a copy of the pipeline, set up for a tiny
+    generated dataset. Returns (repo path, environment for its commands: MNIST_MIRROR points at the data).
+    """
+    repo = base / "repo"
+    repo.mkdir()
+    for name in PIPELINE_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, repo / name)
+    mirror = base / "mirror"
+    files = write_dataset(mirror)
+    update_params(repo / "params.yaml", {**TINY_PARAMS, "dataset": {
+        "mirrors": ["http://127.0.0.1:9/unreachable/"], "files": files}})
+    env = {**os.environ, "MNIST_MIRROR": str(mirror), "PYTHONPATH": str(repo), "DVC_NO_ANALYTICS": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    run(["git", "init", "-q"], cwd=repo)
+    dvc("init", "-q", cwd=repo)
+    return repo, env
+
+
+@pytest.fixture
+def pipeline_copy(tmp_path):
+    """A fresh copy of the pipeline on tiny data, for one test."""
+    return make_pipeline_copy(tmp_path)

@@ -1,0 +1,36 @@
+"""dvc.yaml declares, for every stage, exactly the shared modules its script imports."""
+import ast
+from pathlib import Path
+
+import yaml
+
+from conftest import ROOT
+
+PACKAGE = "mnist_pipeline"
+
+
+def imported_modules(path, seen=None):
+    """Files of the package imported by `path`, directly or through other package modules."""
+    seen = set() if seen is None else seen
+    for node in ast.walk(ast.parse(Path(path).read_text())):
+        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+        names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
+            names += [f"{PACKAGE}.{alias.name}" for alias in node.names]
+        for name in names:
+            file = ROOT / (name.replace(".", "/") + ".py")
+            if name.startswith(PACKAGE + ".") and file.is_file() and file not in seen:
+                seen.add(file)
+                imported_modules(file, seen)
+    return seen
+
+
+def test_each_stage_depends_on_its_script_and_the_modules_it_imports():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        script = f"stages/{name}.py"
+        assert stage["cmd"] == f"python {script}"
+        deps = {d for d in stage["deps"] if d.startswith(f"{PACKAGE}/")}
+        expected = {str(f.relative_to(ROOT)) for f in imported_modules(ROOT / script)} | {f"{PACKAGE}/__init__.py"}
+        assert script in stage["deps"], name
+        assert deps == expected, f"{name}: missing {sorted(expected - deps)}, extra {sorted(deps - expected)}"

@@ -1,0 +1,84 @@
+"""End-to-end `dvc repro` of the pipeline in a temporary repository on small generated data."""
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from conftest import dvc, make_pipeline_copy, update_params
+
+pytestmark = pytest.mark.slow
+
+STAGES = ["download", "preprocess", "train", "evaluate", "visualize"]
+FIGURES = ["accuracy.png", "loss.png", "confusion_matrix.png", "sample_predictions.png", "mistakes.png",
+           "per_class_accuracy.png", "filters.png"]
+
+
+def stages_run(result):
+    """Names of the stages a `dvc repro` actually ran."""
+    return re.findall(r"Running stage '(\w+)'", result.stdout)
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """One full `dvc repro` of a tiny pipeline, shared by this module's tests (which run in order)."""
+    repo, env = make_pipeline_copy(tmp_path_factory.mktemp("pipeline"))
+    result = dvc("repro", cwd=repo, env=env)
+    return repo, env, result
+
+
+def test_full_run_builds_every_output(reproduced):
+    repo, env, result = reproduced
+    assert stages_run(result) == STAGES
+    for split in ("train", "val", "test"):
+        assert (repo / f"data/prepared/x_{split}.npy").is_file()
+    assert (repo / "models/model.keras").is_file()
+    counts = json.loads((repo / "metrics/dataset.json").read_text())
+    assert counts["train"]["total"] + counts["val"]["total"] == 600
+    assert counts["val"]["total"] == 120 and counts["test"]["total"] == 200
+    history = pd.read_csv(repo / "plots/history.csv")
+    assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
+                                     "seconds"]
+    assert list(history["epoch"]) == [1, 2]
+    evaluation = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert evaluation["test_accuracy"] > 0.5  # ten orientations of a bar are easy to tell apart
+    predictions = pd.read_csv(repo / "plots/predictions.csv")
+    assert len(predictions) == 200
+    assert evaluation["misclassified"] == int((predictions.actual != predictions.predicted).sum())
+    for name in FIGURES:
+        assert (repo / "plots/figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert "Accuracy per epoch" in dvc("plots", "show", "--json", cwd=repo, env=env).stdout
+    assert "test_accuracy" in dvc("metrics", "show", cwd=repo, env=env).stdout
+
+
+def test_second_repro_runs_nothing(reproduced):
+    repo, env, _ = reproduced
+    assert stages_run(dvc("repro", cwd=repo, env=env)) == []
+    assert "up to date" in dvc("status", cwd=repo, env=env).stdout
+
+
+def test_visualize_param_change_reruns_visualize_only(reproduced):
+    repo, env, _ = reproduced
+    update_params(repo / "params.yaml", {"visualize": {"dpi": 60}})
+    assert stages_run(dvc("repro", cwd=repo, env=env)) == ["visualize"]
+
+
+def test_train_param_change_reruns_train_and_after(reproduced):
+    repo, env, _ = reproduced
+    update_params(repo / "params.yaml", {"train": {"learning_rate": 0.002}})
+    assert stages_run(dvc("repro", cwd=repo, env=env)) == ["train", "evaluate", "visualize"]
+
+
+def test_mirror_change_reruns_download_only(reproduced):
+    repo, env, _ = reproduced
+    update_params(repo / "params.yaml", {"dataset": {"mirrors": ["http://127.0.0.1:9/other/"]}})
+    # Same files, same checksums: download's outputs are unchanged, so nothing downstream reruns.
+    assert stages_run(dvc("repro", cwd=repo, env=env)) == ["download"]
+
+
+def test_bad_param_fails_with_one_line(reproduced):
+    repo, env, _ = reproduced
+    update_params(repo / "params.yaml", {"train": {"epochs": 0}})
+    result = dvc("repro", cwd=repo, env=env, check=False)
+    assert result.returncode != 0
+    assert "error: params.yaml: train.epochs = 0 is invalid; expected an integer in [1, 1000]\n" in result.stderr

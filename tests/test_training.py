@@ -1,0 +1,75 @@
+"""The model, loss, schedule and augmentation, checked directly on small inputs."""
+import keras
+import numpy as np
+import pytest
+
+from mnist_pipeline import training
+from mnist_pipeline.model import ModelFileError, build_model, load_model
+
+MODEL = {"conv_blocks": [{"filters": 8, "convs": 2}, {"filters": 16, "convs": 1}], "batchnorm": True,
+         "activation": "relu", "dense_units": 32, "dropout": 0.2}
+TRAIN = {"epochs": 10, "warmup_epochs": 2, "learning_rate": 0.01, "schedule": "cosine", "optimizer": "adam"}
+NO_AUGMENT = {"rotation_deg": 0, "zoom": 0, "shift_px": 0}
+
+
+def test_model_layers_follow_params():
+    model = build_model(MODEL, 10)
+    names = [layer.name for layer in model.layers]
+    assert names[:4] == ["image", "block1_conv1", "block1_bn1", "block1_act1"]
+    assert "block2_pool" in names and names[-1] == "class_probabilities"
+    assert model.output_shape == (None, 10)
+    assert model.get_layer("flatten").output.shape[1:] == (7 * 7 * 16,)
+    probabilities = model(np.zeros((2, 28, 28, 1), np.float32)).numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_loss_without_smoothing_is_sparse_crossentropy():
+    y = np.array([0, 2, 1])
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]], np.float32)
+    ours = float(training.SmoothedSparseCrossentropy(0.0)(y, p))
+    assert ours == pytest.approx(float(keras.losses.SparseCategoricalCrossentropy()(y, p)), rel=1e-5)
+    smoothed = float(training.SmoothedSparseCrossentropy(0.3)(y, p))
+    expected = np.mean(0.7 * -np.log(p[np.arange(3), y]) + 0.3 * -np.log(p).mean(axis=1))
+    assert smoothed == pytest.approx(expected, rel=1e-5)
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    schedule = training.learning_rate_schedule(TRAIN, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 10, 20, 60, 100)]
+    assert rates[0] == pytest.approx(0) and rates[1] == pytest.approx(0.005)
+    assert rates[2] == pytest.approx(0.01) and rates[3] == pytest.approx(0.005) and rates[4] == pytest.approx(0)
+    constant = training.learning_rate_schedule({**TRAIN, "schedule": "constant"}, steps_per_epoch=10)
+    assert float(constant(60)) == pytest.approx(0.01) and float(constant(100)) == pytest.approx(0.01)
+
+
+def test_augmentation_off_is_identity_and_shift_moves_pixels():
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    images[:, 10, 12] = 1.0
+    same = training.random_affine(images, np.array([1, 2]), NO_AUGMENT).numpy()
+    np.testing.assert_allclose(same, images, atol=1e-6)
+    moved = training.random_affine(images, np.array([1, 2]), {**NO_AUGMENT, "shift_px": 3}).numpy()
+    assert not np.allclose(moved, images)
+    np.testing.assert_allclose(moved.sum(axis=(1, 2, 3)), 1.0, atol=0.05)  # the dot moves, it does not fade
+
+
+def test_training_dataset_is_repeatable():
+    x = np.random.default_rng(0).random((20, 28, 28, 1), dtype=np.float32)
+    y = np.arange(20) % 10
+    augment = {"rotation_deg": 10, "zoom": 0.1, "shift_px": 2}
+    first = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5).take(4)]
+    second = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5).take(4)]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    assert [len(b) for b in first] == [8, 8, 4, 8]  # epochs of 20 images, batches of 8
+
+
+def test_load_model_rejects_foreign_and_missing_files(tmp_path):
+    with pytest.raises(ModelFileError, match=r"nothing.keras: model file not found"):
+        load_model(tmp_path / "nothing.keras")
+    (tmp_path / "text.keras").write_text("not a model")
+    with pytest.raises(ModelFileError, match=r"text.keras: not a Keras model"):
+        load_model(tmp_path / "text.keras")
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(ModelFileError, match=r"other.keras: model maps \(None, 4\) to \(None, 2\)"):
+        load_model(tmp_path / "other.keras")
