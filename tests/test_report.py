@@ -1,0 +1,178 @@
+"""The report stage: its numbers match the pipeline's outputs, its links resolve, it reruns only when its inputs
+change and it stops with one line when an input is missing.
+
+Runs `dvc repro` once on tiny generated data in a temporary repository (shared with test_notebook.py through
+`shared_tiny_run`) and reads the reports/*.md it writes there.
+"""
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import dvc, make_pipeline_copy, run, update_params
+from test_pipeline import stages_run
+
+pytestmark = pytest.mark.slow
+
+_TINY_RUN = {}
+
+
+def shared_tiny_run(tmp_path_factory):
+    """(repo, env, result of `dvc repro`) of one tiny pipeline run per test session."""
+    if not _TINY_RUN:
+        repo, env = make_pipeline_copy(tmp_path_factory.mktemp("report"))
+        _TINY_RUN.update(repo=repo, env=env, result=dvc("repro", cwd=repo, env=env))
+    return _TINY_RUN["repo"], _TINY_RUN["env"], _TINY_RUN["result"]
+
+
+@pytest.fixture
+def tiny(tmp_path_factory):
+    return shared_tiny_run(tmp_path_factory)
+
+
+def read_json(repo, name):
+    return json.loads((repo / "metrics" / name).read_text())
+
+
+def section(text, heading):
+    """The text under the Markdown `heading` line, up to the next heading of any level."""
+    return text.split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+
+
+def table_rows(text, heading):
+    """{first cell: [other cells]} of the first Markdown table under `heading`, without the header row."""
+    lines = [line for line in section(text, heading).splitlines() if line.startswith("|")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    return {row[0]: row[1:] for row in rows}
+
+
+def percent(cell):
+    return float(cell.rstrip("%")) / 100
+
+
+def integer(cell):
+    return int(cell.strip("*").replace(",", ""))
+
+
+def test_report_runs_after_visualize(tiny):
+    repo, _, result = tiny
+    assert stages_run(result)[-2:] == ["visualize", "report"]
+    assert (repo / "reports/report.md").is_file() and (repo / "reports/model_card.md").is_file()
+
+
+def test_numbers_match_the_outputs(tiny):
+    repo, _, _ = tiny
+    text = (repo / "reports/report.md").read_text()
+    evaluation, dataset = read_json(repo, "evaluate.json"), read_json(repo, "dataset.json")
+    predictions = pd.read_csv(repo / "plots/predictions.csv")
+
+    headline = table_rows(text, "## Results")
+    assert percent(headline["test accuracy"][0]) == pytest.approx(evaluation["test_accuracy"], abs=5e-5)
+    assert float(headline["test loss (cross-entropy, no smoothing)"][0]) == pytest.approx(evaluation["test_loss"],
+                                                                                          abs=5e-5)
+    for key in ("macro_precision", "macro_recall", "macro_f1"):
+        assert float(headline[key.replace("_", " ").replace("f1", "F1")][0]) == pytest.approx(evaluation[key], abs=5e-5)
+    assert integer(headline["misclassified"][0]) == evaluation["misclassified"]
+
+    per_class = table_rows(text, "### Per class")
+    assert list(per_class) == list(evaluation["per_class_accuracy"])
+    for name, (images, correct, accuracy, *_) in per_class.items():
+        rows = predictions[predictions["actual"] == int(name)]
+        assert integer(images) == len(rows) == dataset["test"][name]
+        assert integer(correct) == int((rows["predicted"] == rows["actual"]).sum())
+        assert percent(accuracy) == pytest.approx(evaluation["per_class_accuracy"][name], abs=5e-5)
+
+    counts = table_rows(text, "## Dataset")
+    for column, split in enumerate(("train", "val", "test")):
+        assert {name: integer(cells[column]) for name, cells in counts.items() if name != "**total**"} == \
+            {name: n for name, n in dataset[split].items() if name != "total"}
+        assert integer(counts["**total**"][column]) == dataset[split]["total"]
+
+    mistakes = predictions[predictions["actual"] != predictions["predicted"]]
+    expected = mistakes.groupby(["actual", "predicted"]).size().sort_values(ascending=False, kind="stable")
+    listed = re.findall(r"^- (\S+) → (\S+): (\d+)$", text, re.MULTILINE)
+    assert listed and [int(n) for *_, n in listed] == list(expected.head(len(listed)))
+    for actual, predicted, n in listed:
+        assert int(n) == expected[(int(actual), int(predicted))]
+
+
+def test_architecture_and_history_match(tiny):
+    repo, _, _ = tiny
+    text = (repo / "reports/report.md").read_text()
+    layers = table_rows(text, "## Architecture")
+    assert sum(integer(cells[2]) for cells in layers.values()) == read_json(repo, "train.json")["parameters"]
+    assert "`class_probabilities`" in layers and layers["`class_probabilities`"][1] == "10"
+
+    history = pd.read_csv(repo / "plots/history.csv")
+    final = history.iloc[-1]
+    epochs = table_rows(text, "## Overfitting check")
+    (row,) = [cells for label, cells in epochs.items() if label.startswith(f"{int(final['epoch'])} (")]
+    assert percent(row[0]) == pytest.approx(final["accuracy"], abs=5e-5)
+    assert percent(row[1]) == pytest.approx(final["val_accuracy"], abs=5e-5)
+    assert float(row[4]) == pytest.approx(final["val_loss"], abs=5e-5)
+    speed = table_rows(text, "## Run time and throughput")
+    assert speed["training time"][0].startswith(f"{read_json(repo, 'train_speed.json')['training_seconds']:,.1f} s")
+
+
+def test_links_resolve_relative_to_the_reports_folder(tiny):
+    repo, _, _ = tiny
+    for name in ("report.md", "model_card.md"):
+        links = re.findall(r"\]\(([^)#]+)[^)]*\)", (repo / "reports" / name).read_text())
+        assert links, name
+        for link in links:
+            assert not Path(link).is_absolute() and (repo / "reports" / link).is_file(), f"{name}: {link}"
+    figures = re.findall(r"!\[[^]]*\]\(\.\./plots/figures/(\w+\.png)\)", (repo / "reports/report.md").read_text())
+    assert sorted(figures) == sorted(path.name for path in (repo / "plots/figures").glob("*.png"))
+
+
+def test_second_repro_runs_nothing(tiny):
+    repo, env, _ = tiny
+    assert stages_run(dvc("repro", cwd=repo, env=env)) == []
+
+
+def test_dataset_name_change_reruns_report_only(tiny):
+    repo, env, _ = tiny
+    update_params(repo / "params.yaml", {"dataset": {"name": "Tiny bars"}})
+    assert stages_run(dvc("repro", cwd=repo, env=env)) == ["report"]
+    assert (repo / "reports/report.md").read_text().startswith("# Tiny bars CNN: run report\n")
+
+
+def test_new_figures_rerun_report_without_changing_it(tiny):
+    # visualize.dpi is not a param of report, but the figures it links are its deps.
+    repo, env, _ = tiny
+    before = {name: (repo / "reports" / name).read_bytes() for name in ("report.md", "model_card.md")}
+    update_params(repo / "params.yaml", {"visualize": {"dpi": 60}})
+    assert stages_run(dvc("repro", cwd=repo, env=env)) == ["visualize", "report"]
+    assert before == {name: (repo / "reports" / name).read_bytes() for name in before}
+
+
+INPUTS = ["metrics/dataset.json", "metrics/train.json", "metrics/train_speed.json", "metrics/evaluate.json",
+          "metrics/evaluate_speed.json", "plots/history.csv", "plots/predictions.csv", "plots/figures/loss.png"]
+
+
+@pytest.mark.parametrize("name", INPUTS)
+def test_missing_input_fails_with_one_line_naming_it(tiny, tmp_path, name):
+    repo, env, _ = tiny
+    copy = tmp_path / "repo"
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".git", ".dvc", "data"))
+    (copy / name).unlink()
+    result = run([sys.executable, "stages/report.py"], cwd=copy, env={**env, "PYTHONPATH": str(copy)}, check=False)
+    assert result.returncode == 1
+    assert re.fullmatch(rf"error: {re.escape(name)}: not found; run (`dvc repro` to produce it|the visualize stage "
+                        r"\(dvc repro\))\n", result.stderr), result.stderr
+    assert (copy / "reports/report.md").read_bytes() == (repo / "reports/report.md").read_bytes()
+
+
+def test_malformed_metrics_file_fails_with_one_line(tiny, tmp_path):
+    repo, env, _ = tiny
+    copy = tmp_path / "repo"
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".git", ".dvc", "data"))
+    (copy / "metrics/evaluate.json").write_text('{"test_accuracy": 0.5}\n')
+    result = run([sys.executable, "stages/report.py"], cwd=copy, env={**env, "PYTHONPATH": str(copy)}, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: metrics/evaluate.json: test_loss, macro_precision")
+    assert result.stderr.count("\n") == 1
