@@ -1,10 +1,12 @@
 """Atomic writes: every output appears complete under its final name or not at all.
 
-A file is written to a temporary sibling and renamed into place, so an interrupted or failed stage
-never leaves a half-written file that a later stage (or DVC) would trust.
+A file is written to a hidden temporary sibling and renamed into place, so an interrupted or failed
+stage never leaves a half-written file that a later stage (or DVC) would trust. Temporary files
+left by a killed process are removed by the next write of the same file.
 """
 import contextlib
 import errno
+import glob
 import json
 import os
 import tempfile
@@ -37,9 +39,12 @@ def _umask():
 def atomic_path(path):
     """Yields a temporary path next to `path`; renames it onto `path` only if the block succeeds."""
     path = Path(path)
+    prefix, suffix = f".{path.name}.", ".tmp" + path.suffix
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
+        for stale in path.parent.glob(f"{glob.escape(prefix)}*{suffix}"):  # left by a killed process
+            stale.unlink()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
         os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())
     except OSError as err:

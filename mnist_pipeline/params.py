@@ -2,6 +2,7 @@
 
 Each check raises `ParamsError` with one line naming the key, the value given and what is allowed.
 """
+import copy
 import math
 from pathlib import Path
 
@@ -36,6 +37,29 @@ def load_params(*keys, path=PARAMS_FILE):
             value = value[part]
         out[key] = SCHEMAS[key](value, key)
     return out
+
+
+def merge_preset(params, preset_path):
+    """`params` (from load_params) with a preset file's values merged on top, validated again.
+
+    A preset is a partial params file, e.g. `train: {epochs: 30}`; it may only change sections in `params`.
+    """
+    preset = yaml.safe_load(Path(preset_path).read_text()) or {}
+    merged = copy.deepcopy(params)
+    for section, values in preset.items():
+        if section not in merged:
+            raise ParamsError(f"{preset_path}: section '{section}' is not one of {', '.join(merged)}")
+        deep_merge(merged[section], values)
+    return {key: SCHEMAS[key](value, key) for key, value in merged.items()}
+
+
+def deep_merge(target, updates):
+    """Merges nested dict `updates` into `target` in place: mappings merge, other values replace."""
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            deep_merge(target[key], value)
+        else:
+            target[key] = value
 
 
 # --- small checkers: each returns the value or raises ParamsError naming the key -----------------

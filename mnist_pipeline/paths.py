@@ -4,6 +4,7 @@ from pathlib import Path
 RAW_DIR = Path("data/raw")
 PREPARED_DIR = Path("data/prepared")
 MODEL_FILE = Path("models/model.keras")
+TRAIN_CHECKPOINT_DIR = Path("data/checkpoints/train")  # not a DVC output: lets a killed train stage resume
 
 DATASET_METRICS = Path("metrics/dataset.json")
 TRAIN_METRICS = Path("metrics/train.json")

@@ -496,14 +496,14 @@ thin digits, and ordinary photos fed in as they are, are often misread; run phot
 
 ```python
 import keras
-model = keras.models.load_model("models/model.keras", compile=False)  # compile=False: see below
+model = keras.models.load_model("models/model.keras")
 probabilities = model.predict(images)  # images: float32 (N, {input_shape}) as described under Input
 digits = probabilities.argmax(axis=1)
 ```
 
-`compile=False` skips restoring the training loss, a class in `mnist_pipeline/training.py`: without it, \
-loading fails unless `mnist_pipeline.training` is imported first. `mnist_pipeline.model.load_model` loads the \
-file the same way and also checks its input and output shapes.
+The file holds the trained weights compiled with Keras's standard sparse categorical cross-entropy, so \
+plain Keras loads it. `mnist_pipeline.model.load_model` loads it in safe mode and also checks its input \
+and output shapes.
 
 Or, from the repository root, classify your own pictures (PNG, JPEG, ...; any size, dark or light ink):
 

@@ -1,4 +1,4 @@
-"""Training machinery: determinism, precision, the loss, the learning-rate schedule, the tf.data input.
+"""Training: determinism, precision, the loss, the learning-rate schedule, the tf.data input, the fit.
 
 The input pipeline shuffles with a fixed seed and applies a random affine warp (rotation, zoom,
 shift) per image with stateless random ops, so a run is repeatable on the same machine.
@@ -8,7 +8,13 @@ import time
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
+
+from mnist_pipeline import resume
+from mnist_pipeline.model import build_model
+
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
 
 
 def configure(seed, precision):
@@ -77,15 +83,28 @@ def random_affine(images, seed, augment):
         fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
 
 
-def training_dataset(x, y, batch_size, augment, seed):
-    """Endless shuffled, batched (and augmented when any augment value is non-zero) training data."""
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size).repeat()
-    if any(augment.values()):
-        seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        ds = tf.data.Dataset.zip(ds, seeds).map(
-            lambda batch, s: (random_affine(batch[0], s, augment), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+def training_dataset(x, y, batch_size, augment, seed, start_epoch=0):
+    """Shuffled, batched (and augmented, when any augment value is non-zero) training data, endless.
+
+    Each epoch's order and warps depend only on (seed, epoch), so a run resumed at `start_epoch`
+    sees exactly the batches an uninterrupted run would.
+    """
+    images, labels = tf.constant(x), tf.constant(y)
+    warp = any(augment.values())
+
+    def batch(epoch, step, indices):
+        xb, yb = tf.gather(images, indices), tf.gather(labels, indices)
+        if warp:
+            xb = random_affine(xb, tf.stack([seed * 7919 + epoch, step]), augment)
+        return xb, yb
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(len(x), dtype=tf.int64), seed=[seed, epoch])
+        steps = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
+        return steps.map(lambda step, indices: batch(epoch, step, indices))
+
+    epochs = tf.data.Dataset.range(start_epoch, 2 ** 31)
+    return epochs.flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -96,5 +115,56 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         optimizer = self.model.optimizer
-        logs["learning_rate"] = float(np.asarray(optimizer.learning_rate))
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         logs["seconds"] = time.perf_counter() - self.start
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Re-seeds every random layer (dropout) at the start of each epoch from (seed, epoch).
+
+    Epoch n then draws the same dropout masks whether the run started at epoch 1 or resumed at n.
+    """
+
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for i, layer in enumerate(self.model.layers):
+            generator = getattr(layer, "seed_generator", None)
+            if generator is not None:
+                generator.state.assign(np.array([self.seed * 1000 + i, epoch], dtype=generator.state.dtype))
+
+
+def train_model(model_params, train_params, num_classes, train_data, val_data, callbacks=(), verbose="auto",
+                checkpoint_dir=None):
+    """Builds, compiles and fits the CNN; returns (model, per-epoch history as a DataFrame).
+
+    `train_data` and `val_data` are (x, y) arrays; `callbacks` are added to the epoch logger. With
+    `checkpoint_dir`, every finished epoch is saved there and a killed run resumes from the last one.
+    """
+    (x_train, y_train), (x_val, y_val) = train_data, val_data
+    configure(train_params["seed"], train_params["precision"])
+    steps_per_epoch = math.ceil(len(x_train) / train_params["batch_size"])
+    run_id = resume.fingerprint(model_params, train_params, num_classes, len(x_train), len(x_val))
+    restored = resume.restore(checkpoint_dir, run_id) if checkpoint_dir else None
+    if restored:
+        model, start_epoch, past = restored
+        print(f"resuming from the checkpoint of epoch {start_epoch} in {checkpoint_dir}")
+    else:
+        model, start_epoch, past = build_model(model_params, num_classes), 0, []
+        model.compile(optimizer=make_optimizer(train_params, steps_per_epoch),
+                      loss=SmoothedSparseCrossentropy(train_params["label_smoothing"]),
+                      metrics=["accuracy"])
+    callbacks = [EpochLog(), EpochSeeds(train_params["seed"]), *callbacks]
+    if checkpoint_dir:
+        callbacks.append(resume.EpochCheckpoint(checkpoint_dir, run_id, past))
+    data = training_dataset(x_train, y_train, train_params["batch_size"], train_params["augment"],
+                            train_params["seed"], start_epoch)
+    history = model.fit(data, initial_epoch=start_epoch, epochs=train_params["epochs"],
+                        steps_per_epoch=steps_per_epoch, validation_data=(x_val, y_val),
+                        validation_batch_size=1000, shuffle=False, callbacks=callbacks, verbose=verbose)
+    log = pd.DataFrame(history.history)
+    log.insert(0, "epoch", range(start_epoch + 1, start_epoch + len(log) + 1))
+    log = pd.concat([pd.DataFrame(past), log], ignore_index=True) if past else log
+    return model, log[HISTORY_COLUMNS]

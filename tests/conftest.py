@@ -10,6 +10,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))  # the tests' own helper modules (synthetic, ...)
 
+from mnist_pipeline.params import deep_merge  # noqa: E402
 from synthetic import write_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,14 +28,7 @@ TINY_PARAMS = {
 def update_params(path, changes):
     """Merges nested `changes` into the YAML params file at `path`."""
     params = yaml.safe_load(Path(path).read_text())
-
-    def merge(target, updates):
-        for key, value in updates.items():
-            if isinstance(value, dict) and isinstance(target.get(key), dict):
-                merge(target[key], value)
-            else:
-                target[key] = value
-    merge(params, changes)
+    deep_merge(params, changes)
     Path(path).write_text(yaml.safe_dump(params, sort_keys=False))
 
 
