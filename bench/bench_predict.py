@@ -1,0 +1,107 @@
+"""Benchmarks predict.py on pictures of real MNIST digits: accuracy per style, throughput, cold start.
+
+Renders --count MNIST test digits in every style of tests/renderings.py into a temporary folder
+(deleted afterwards), classifies the whole folder with one `predict.py --format csv` run using
+--model (default models/model.keras), and times predict.py on a single file. Prints a table;
+--json OUT also writes the figures as JSON.
+
+    python bench/bench_predict.py                       # 200 digits x 16 styles = 3200 files
+    python bench/bench_predict.py --model /tmp/small.keras --count 50 --json bench/results/predict.json
+"""
+import argparse
+import csv
+import io
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the shared renderers
+
+import renderings  # noqa: E402
+from mnist_pipeline.paths import MODEL_FILE  # noqa: E402
+
+COLD_RUNS = 3
+
+
+def parse_args(argv=None):
+    """The command line as an argparse namespace."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=ROOT / MODEL_FILE, help="Keras model file")
+    parser.add_argument("--count", type=int, default=200, help="digits per style (default 200)")
+    parser.add_argument("--seed", type=int, default=11, help="seed choosing and drawing the digits")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here as JSON")
+    return parser.parse_args(argv)
+
+
+def write_pictures(folder, count, seed):
+    """Renders `count` digits per style into folder/<style>/<index>_<label>.<ext>; returns {path: label}."""
+    images, labels = renderings.sample_digits(count, seed)
+    rng = np.random.default_rng(seed)
+    truth = {}
+    for style in renderings.STYLES:
+        (folder / style.name).mkdir()
+        for index, (image, label) in enumerate(zip(images, labels)):
+            path = renderings.write_rendering(style, image, rng, folder / style.name / f"{index:04d}_{label}")
+            truth[path] = int(label)
+    return truth
+
+
+def run_predict(paths, model):
+    """(wall seconds, CompletedProcess) of one predict.py run with CSV output."""
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, str(ROOT / "predict.py"), *map(str, paths), "--model", str(model),
+                             "--format", "csv"], capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"predict.py failed ({result.returncode}):\n{result.stderr}")
+    return elapsed, result
+
+
+def accuracy_per_style(csv_text, truth):
+    """{style: accuracy} plus "all", from predict.py's CSV output and the true labels."""
+    hits = {}
+    for row in csv.DictReader(io.StringIO(csv_text)):
+        path = Path(row["file"])
+        hits.setdefault(path.parent.name, []).append(int(row["digit"]) == truth[path])
+    if sum(map(len, hits.values())) != len(truth):
+        sys.exit(f"predict.py classified {sum(map(len, hits.values()))} of {len(truth)} pictures")
+    accuracy = {style.name: float(np.mean(hits[style.name])) for style in renderings.STYLES}
+    accuracy["all"] = float(np.mean([hit for h in hits.values() for hit in h]))
+    return accuracy
+
+
+def main(argv=None):
+    """Runs the benchmark and prints (and optionally writes) its figures."""
+    args = parse_args(argv)
+    if not args.model.is_file():
+        sys.exit(f"error: {args.model}: model file not found (train one with `dvc repro` or pass --model)")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        truth = write_pictures(folder, args.count, args.seed)
+        batch_seconds, result = run_predict([folder], args.model)
+        accuracy = accuracy_per_style(result.stdout, truth)
+        single = next(iter(truth))
+        cold = statistics.median(run_predict([single], args.model)[0] for _ in range(COLD_RUNS))
+    figures = {"model": str(args.model), "digits_per_style": args.count, "accuracy": accuracy,
+               "batch_files": len(truth), "batch_seconds": round(batch_seconds, 2),
+               "files_per_second": round(len(truth) / batch_seconds, 1), "cold_start_seconds": round(cold, 2)}
+    print(f"{'style':<16}{'accuracy':>9}")
+    for style, value in accuracy.items():
+        print(f"{style:<16}{value:>9.1%}")
+    print(f"\nthroughput: {len(truth)} files in {batch_seconds:.1f} s = {figures['files_per_second']} files/s "
+          "(one predict.py run, start-up included)")
+    print(f"cold start: {cold:.2f} s for one file (median of {COLD_RUNS} runs)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

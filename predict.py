@@ -1,0 +1,197 @@
+"""Classifies pictures of handwritten digits (your own) with the pipeline's Keras model.
+
+    python predict.py PATH [PATH ...] [--model models/model.keras] [--format table|json|csv]
+                      [--save-preprocessed DIR]
+
+Reads image files (PNG, JPEG, BMP, GIF, WebP, TIFF) and folders (searched recursively for those
+extensions) and the model file; prints per image the predicted digit, its confidence and the top 3
+on stdout. Each unusable file gets one line `error: <file>: <problem>` on stderr while the others
+are still classified. --save-preprocessed DIR writes `<stem>_28x28.png` (what the model saw) and
+`<stem>_preview.png` (the original beside it) per image. Exit status: 0 when every image was
+classified, 1 when some failed, 2 for a bad command line or model.
+"""
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mnist_pipeline.imageprep import ImageError, load_image, prepare_image, to_pixels
+from mnist_pipeline.paths import MODEL_FILE
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / MODEL_FILE
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+BATCH_SIZE = 256
+TOP = 3
+PREVIEW_SIZE = 224  # height of the preview; the 28x28 input is shown at 8x
+
+
+def parse_args(argv):
+    """The command line as an argparse namespace."""
+    parser = argparse.ArgumentParser(description="Classify pictures of handwritten digits.")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files and/or folders")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help=f"Keras model file (default: {MODEL_FILE} in the repository)")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    parser.add_argument("--save-preprocessed", type=Path, metavar="DIR",
+                        help="write each 28x28 model input and a side-by-side preview here")
+    return parser.parse_args(argv)
+
+
+def collect_images(paths, report):
+    """Files as given plus the image files under each folder (recursive, sorted), without repeats;
+    calls report(folder, problem) for a folder without any."""
+    found = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not images:
+            report(path, f"no image files ({' '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
+        found.extend(images)
+    return list(dict.fromkeys(found))
+
+
+def prepare_all(paths, report, save_dir=None):
+    """(paths, inputs (N, 28, 28) float32) of the usable images; calls report(path, problem) for each
+    file that cannot be used and, with save_dir, saves each input and its preview there."""
+    kept, inputs, stems = [], [], {}
+    for path in paths:
+        try:
+            image = load_image(path)
+            digit = prepare_image(image)
+        except ImageError as err:
+            report(path, err.problem)
+            continue
+        kept.append(path)
+        inputs.append(digit)
+        if save_dir is not None:
+            stems[path.stem] = stems.get(path.stem, 0) + 1
+            stem = path.stem if stems[path.stem] == 1 else f"{path.stem}_{stems[path.stem]}"
+            save_preprocessed(save_dir, stem, image, digit)
+    return kept, np.array(inputs, dtype=np.float32).reshape(-1, 28, 28)
+
+
+def predict_probabilities(model, inputs):
+    """Softmax outputs (N, 10) for (N, 28, 28) inputs, BATCH_SIZE images at a time."""
+    batches = [model.predict_on_batch(inputs[i:i + BATCH_SIZE, ..., np.newaxis])
+               for i in range(0, len(inputs), BATCH_SIZE)]
+    return np.concatenate(batches) if batches else np.zeros((0, 10), dtype=np.float32)
+
+
+def results(paths, probabilities):
+    """One dict per image: file, digit, confidence and the top 3 (digit, probability) pairs."""
+    rows = []
+    for path, probs in zip(paths, probabilities):
+        order = np.argsort(probs)[::-1][:TOP]
+        rows.append({"file": str(path), "digit": int(order[0]), "confidence": round(float(probs[order[0]]), 4),
+                     "top3": [{"digit": int(d), "probability": round(float(probs[d]), 4)} for d in order]})
+    return rows
+
+
+def format_table(rows):
+    """An aligned text table, one line per image."""
+    width = max([len("file")] + [len(row["file"]) for row in rows])
+    lines = [f"{'file':<{width}}  digit  confidence  top {TOP}"]
+    for row in rows:
+        top = " ".join(f"{t['digit']}:{t['probability']:.3f}" for t in row["top3"])
+        lines.append(f"{row['file']:<{width}}  {row['digit']:>5}  {row['confidence']:>10.1%}  {top}")
+    return "\n".join(lines) + "\n"
+
+
+def format_json(rows):
+    """A JSON list of the result objects."""
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def format_csv(rows):
+    """CSV with a header: file, digit, confidence, then digit_k and probability_k for k = 2..TOP."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    runners_up = [f"{kind}_{k}" for k in range(2, TOP + 1) for kind in ("digit", "probability")]
+    writer.writerow(["file", "digit", "confidence"] + runners_up)
+    for row in rows:
+        writer.writerow([row["file"], row["digit"], row["confidence"]]
+                        + [v for t in row["top3"][1:] for v in (t["digit"], t["probability"])])
+    return out.getvalue()
+
+
+FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
+
+
+def save_preprocessed(directory, stem, original, digit):
+    """Writes <stem>_28x28.png (the model input) and <stem>_preview.png (original beside it) in directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model_input = Image.fromarray(np.round(digit * 255).astype(np.uint8))
+    model_input.save(directory / f"{stem}_28x28.png")
+    preview(original, model_input).save(directory / f"{stem}_preview.png")
+
+
+def preview(original, model_input):
+    """The original (as the preprocessor sees it, longer side PREVIEW_SIZE) beside the 28x28 input at 8x."""
+    pixels = np.round(to_pixels(original, max_side=2 * PREVIEW_SIZE) * 255).astype(np.uint8)
+    shown = Image.fromarray(pixels.squeeze(axis=2) if pixels.shape[2] == 1 else pixels).convert("RGB")
+    scale = PREVIEW_SIZE / max(shown.size)
+    shown = shown.resize((max(1, round(shown.width * scale)), max(1, round(shown.height * scale))),
+                         Image.Resampling.LANCZOS)
+    sheet = Image.new("RGB", (shown.width + PREVIEW_SIZE + 8, PREVIEW_SIZE), (128, 128, 128))
+    sheet.paste(shown, (0, (PREVIEW_SIZE - shown.height) // 2))
+    sheet.paste(model_input.resize((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST).convert("RGB"),
+                (shown.width + 8, 0))
+    return sheet
+
+
+def load_model(path):
+    """The Keras model at `path`. TensorFlow is imported only now, its start-up logs silenced; a
+    missing or unusable file ends the program with a one-line error and exit status 2."""
+    with silenced_stderr():
+        from mnist_pipeline.model import ModelFileError, load_model as load_checked_model
+        try:
+            return load_checked_model(path)
+        except ModelFileError as err:
+            failure = err
+    print(f"error: {failure}", file=sys.stderr)
+    sys.exit(2)
+
+
+@contextlib.contextmanager
+def silenced_stderr():
+    """Points file descriptor 2 at /dev/null for the block: TensorFlow's C++ start-up logs ignore
+    TF_CPP_MIN_LOG_LEVEL and would bury the one-line errors. Exceptions still print afterwards."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def main(argv=None):
+    """Runs the command line; returns the exit status."""
+    args = parse_args(argv)
+    failures = []
+
+    def report(path, problem):
+        failures.append(path)
+        print(f"error: {path}: {problem}", file=sys.stderr)
+
+    paths, inputs = prepare_all(collect_images(args.paths, report), report, args.save_preprocessed)
+    if paths:
+        model = load_model(args.model)
+        sys.stdout.write(FORMATTERS[args.format](results(paths, predict_probabilities(model, inputs))))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

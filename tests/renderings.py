@@ -1,0 +1,286 @@
+"""Renders real MNIST test digits as the pictures people make of their own handwriting.
+
+Shared by tests/test_predict.py and bench/bench_predict.py. Reads the MNIST IDX files in
+../shared/data/mnist (relative to the repository root); `write_rendering` writes one image file
+per digit in the file format of its style. Besides the original 28x28 digit, each style draws the
+digit large (150-400 px) the way one kind of real picture looks: pen on shaded, textured paper,
+chalk on a board, coloured ink, thin and thick strokes, off-centre, rotated, JPEG-compressed,
+transparent, palette, 16-bit and greyscale.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage as ndi
+
+from mnist_pipeline.idx import read_images, read_labels
+
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+PEN = (30, 30, 45)
+BLUE_PEN = (25, 45, 150)
+RED_PEN = (195, 25, 35)
+CHALK = (235, 235, 225)
+
+
+def load_mnist(split):
+    """(images uint8 (N, 28, 28), labels uint8 (N,)) of the MNIST "train" or "t10k" (test) split."""
+    return (read_images(MNIST_DIR / f"{split}-images-idx3-ubyte.gz"),
+            read_labels(MNIST_DIR / f"{split}-labels-idx1-ubyte.gz", 10))
+
+
+def sample_digits(count, seed=0):
+    """(images, labels) of `count` MNIST test digits drawn at random (fixed by `seed`)."""
+    images, labels = load_mnist("t10k")
+    chosen = np.random.default_rng(seed).choice(len(labels), size=count, replace=False)
+    return images[chosen], labels[chosen]
+
+
+# --- stroke masks: float (H, W) in [0, 1], the digit's 28x28 field scaled so its 20 px box is `height`
+
+def natural_strokes(digit, height):
+    """The MNIST digit's own strokes, upscaled smoothly and re-sharpened like ink."""
+    size = round(28 * height / 20)
+    grey = np.asarray(Image.fromarray(digit.astype(np.float32) / 255).resize((size, size), Image.Resampling.BICUBIC))
+    return np.clip((grey - 0.4) / 0.2, 0, 1)
+
+
+def pen_strokes(digit, height, width):
+    """The digit's centre lines redrawn with a round pen `width` px wide (anti-aliased)."""
+    skeleton = _thin(natural_strokes(digit, 80) > 0.5)
+    distance = ndi.distance_transform_edt(~skeleton).astype(np.float32)
+    size = round(28 * height / 20)
+    distance = np.asarray(Image.fromarray(distance).resize((size, size), Image.Resampling.BILINEAR)) * size / 112
+    return np.clip(width / 2 + 0.5 - distance, 0, 1)
+
+
+def _thin(binary):
+    """Zhang-Suen thinning of a binary image to one-pixel-wide centre lines."""
+    img = np.pad(binary, 1).astype(np.uint8)
+    changed = True
+    while changed:
+        changed = False
+        for first_pass in (True, False):
+            p2, p3, p4, p5 = img[:-2, 1:-1], img[:-2, 2:], img[1:-1, 2:], img[2:, 2:]
+            p6, p7, p8, p9 = img[2:, 1:-1], img[2:, :-2], img[1:-1, :-2], img[:-2, :-2]
+            ring = [p2, p3, p4, p5, p6, p7, p8, p9, p2]
+            neighbours = sum(ring[:8])
+            transitions = sum((ring[i] == 0) & (ring[i + 1] == 1) for i in range(8))
+            if first_pass:
+                clear = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
+            else:
+                clear = (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
+            remove = (img[1:-1, 1:-1] == 1) & (neighbours >= 2) & (neighbours <= 6) & (transitions == 1) & clear
+            if remove.any():
+                img[1:-1, 1:-1][remove] = 0
+                changed = True
+    return img[1:-1, 1:-1].astype(bool)
+
+
+def place(strokes, canvas_shape, rng, margin=0.0):
+    """Puts a stroke mask into a canvas of canvas_shape at a random position keeping `margin` (fraction)."""
+    canvas = np.zeros(canvas_shape, dtype=np.float32)
+    free_y, free_x = canvas_shape[0] - strokes.shape[0], canvas_shape[1] - strokes.shape[1]
+    top = rng.integers(int(free_y * margin), int(free_y * (1 - margin)) + 1)
+    left = rng.integers(int(free_x * margin), int(free_x * (1 - margin)) + 1)
+    canvas[top:top + strokes.shape[0], left:left + strokes.shape[1]] = strokes
+    return canvas
+
+
+def rotate(strokes, degrees):
+    """Rotates a stroke mask about its centre (bilinear, same size)."""
+    return np.asarray(Image.fromarray(strokes).rotate(degrees, Image.Resampling.BILINEAR))
+
+
+# --- backgrounds: float (H, W, 3) in [0, 1]
+
+def paper(shape, rng):
+    """Off-white paper reflectance with fibre texture."""
+    tint = np.array([0.97, 0.95, 0.89]) * rng.uniform(0.85, 1.0)
+    texture = ndi.gaussian_filter(rng.normal(0, 1, shape), 1.5) * 0.05 + rng.normal(0, 0.012, shape)
+    return np.clip(tint + texture[..., None], 0, 1)
+
+
+def shadow(shape, rng):
+    """(H, W, 1) light falling from 1.0 to 0.5-0.75 across the image in a random direction."""
+    angle = rng.uniform(0, 2 * np.pi)
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    ramp = np.cos(angle) * xs / shape[1] + np.sin(angle) * ys / shape[0]
+    ramp = (ramp - ramp.min()) / (np.ptp(ramp) or 1)
+    return (1 - rng.uniform(0.25, 0.5) * ramp)[..., None]
+
+
+def board(shape, rng):
+    """A dark green-grey chalkboard with wiped smudges."""
+    base = np.array([0.16, 0.24, 0.2]) * rng.uniform(0.7, 1.3)
+    smudge = ndi.gaussian_filter(rng.normal(0, 1, shape), 12) * 0.6 + rng.normal(0, 0.02, shape)
+    return np.clip(base + smudge[..., None] * 0.1, 0, 1)
+
+
+def ink(background, strokes, colour, strength=1.0, light=1.0):
+    """Draws strokes of an RGB colour (0-255) onto a float background under a light field (1.0 is
+    even light); returns an 8-bit RGB image."""
+    alpha = (strokes * strength)[..., None]
+    rgb = (background * (1 - alpha) + np.array(colour) / 255 * alpha) * light
+    return Image.fromarray(np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+
+
+def _canvas(strokes, rng, extra=(0.1, 0.4)):
+    """Canvas shape leaving a random extra margin (fraction of the stroke field) around the strokes."""
+    grow = 1 + rng.uniform(*extra, size=2)
+    return round(strokes.shape[0] * grow[0]), round(strokes.shape[1] * grow[1])
+
+
+def _pen_on_paper(digit, rng, width_fraction, colour=PEN, shaded=True):
+    """A pen-drawn digit (stroke width = width_fraction of its height) on paper, as RGB."""
+    height = rng.integers(150, 300)
+    strokes = pen_strokes(digit, height, max(2.0, height * width_fraction))
+    shape = _canvas(strokes, rng)
+    return ink(paper(shape, rng), place(strokes, shape, rng), colour, light=shadow(shape, rng) if shaded else 1.0)
+
+
+# --- the styles
+
+def render_paper_photo(digit, rng):
+    """Ballpoint on shaded, textured paper, slightly rotated (a phone photo)."""
+    height = rng.integers(150, 300)
+    strokes = rotate(pen_strokes(digit, height, height * rng.uniform(0.05, 0.09)), rng.uniform(-5, 5))
+    shape = _canvas(strokes, rng)
+    return ink(paper(shape, rng), place(strokes, shape, rng), PEN, rng.uniform(0.8, 0.95), shadow(shape, rng))
+
+
+def render_chalkboard(digit, rng):
+    """Grainy chalk on a smudged dark board."""
+    strokes = natural_strokes(digit, rng.integers(150, 300))
+    shape = _canvas(strokes, rng)
+    grain = np.clip(rng.normal(0.85, 0.15, shape), 0, 1)
+    return ink(board(shape, rng), place(strokes, shape, rng) * grain, CHALK)
+
+
+def render_blue_pen(digit, rng):
+    """Blue ballpoint on white paper."""
+    return _pen_on_paper(digit, rng, rng.uniform(0.05, 0.08), BLUE_PEN, shaded=False)
+
+
+def render_red_pen(digit, rng):
+    """Red felt pen on white paper."""
+    return _pen_on_paper(digit, rng, rng.uniform(0.06, 0.1), RED_PEN, shaded=False)
+
+
+def render_thin_pen(digit, rng):
+    """A fine liner: strokes about 2% of the digit's height, in greyscale."""
+    return _pen_on_paper(digit, rng, rng.uniform(0.015, 0.025)).convert("L")
+
+
+def render_thick_marker(digit, rng):
+    """A broad marker: strokes 15-20% of the digit's height."""
+    return _pen_on_paper(digit, rng, rng.uniform(0.15, 0.2), shaded=False)
+
+
+def render_off_centre(digit, rng):
+    """A small digit placed off-centre on a large sheet (wide margins)."""
+    strokes = pen_strokes(digit, rng.integers(60, 100), rng.uniform(4, 7))
+    shape = (rng.integers(300, 400), rng.integers(300, 400))
+    return ink(paper(shape, rng), place(strokes, shape, rng), PEN, light=shadow(shape, rng))
+
+
+def render_rotated(digit, rng):
+    """The digit rotated by 6-12 degrees either way."""
+    strokes = rotate(natural_strokes(digit, rng.integers(150, 300)), rng.choice([-1, 1]) * rng.uniform(6, 12))
+    shape = _canvas(strokes, rng)
+    return ink(paper(shape, rng), place(strokes, shape, rng), PEN)
+
+
+def render_rgba_dark(digit, rng):
+    """Dark ink on a fully transparent background (a drawing app's export); hidden pixels are black."""
+    strokes = pen_strokes(digit, rng.integers(150, 300), rng.uniform(8, 16))
+    alpha = place(strokes, _canvas(strokes, rng), rng)
+    rgba = np.zeros(alpha.shape + (4,), dtype=np.uint8)
+    rgba[..., :3] = PEN
+    rgba[..., 3] = np.round(alpha * 255)
+    return Image.fromarray(rgba)
+
+
+def render_rgba_light(digit, rng):
+    """White ink on a fully transparent background; hidden pixels are white."""
+    strokes = natural_strokes(digit, rng.integers(150, 300))
+    alpha = place(strokes, _canvas(strokes, rng), rng)
+    rgba = np.full(alpha.shape + (4,), 255, dtype=np.uint8)
+    rgba[..., 3] = np.round(alpha * 255)
+    return Image.fromarray(rgba)
+
+
+def render_palette(digit, rng):
+    """A blue brush on a flat white canvas reduced to a 16-colour palette (a GIF drawing)."""
+    strokes = pen_strokes(digit, rng.integers(150, 300), rng.uniform(10, 20))
+    shape = _canvas(strokes, rng)
+    return ink(np.ones(shape + (3,)), place(strokes, shape, rng), BLUE_PEN).quantize(16)
+
+
+def render_mouse(digit, rng):
+    """A mouse drawing: uniform round brush, no anti-aliasing, black on white, greyscale."""
+    height = rng.integers(150, 250)
+    strokes = pen_strokes(digit, height, height * rng.uniform(0.08, 0.14)) > 0.5
+    shape = _canvas(strokes, rng)
+    return Image.fromarray(np.where(place(strokes.astype(np.float32), shape, rng) > 0.5, 0, 255).astype(np.uint8))
+
+
+def render_pencil(digit, rng):
+    """Faint, grainy pencil on shaded paper, as a 16-bit greyscale image."""
+    height = rng.integers(150, 300)
+    strokes = pen_strokes(digit, height, height * rng.uniform(0.03, 0.05))
+    shape = _canvas(strokes, rng)
+    grain = np.clip(rng.normal(0.8, 0.2, shape), 0, 1)
+    grey = ink(paper(shape, rng), place(strokes, shape, rng) * grain, (90, 90, 90), 0.7, shadow(shape, rng))
+    return Image.fromarray(np.asarray(grey.convert("L")).astype(np.uint16) * 257)
+
+
+def render_screen(digit, rng):
+    """Light strokes on a dark screen (a drawing app in dark mode), greyscale."""
+    strokes = natural_strokes(digit, rng.integers(150, 300))
+    shape = _canvas(strokes, rng)
+    background = np.full(shape + (3,), rng.uniform(0.05, 0.2))
+    return ink(background, place(strokes, shape, rng), (240, 240, 240)).convert("L")
+
+
+def render_original(digit, rng):
+    """The MNIST digit itself, 28x28 white on black: the reference every style is compared with."""
+    return Image.fromarray(digit)
+
+
+@dataclass(frozen=True)
+class Style:
+    """A way of drawing a digit and the file format it is saved in."""
+    name: str
+    render: Callable
+    suffix: str
+    save_options: dict = field(default_factory=dict)
+
+
+FAST_PNG = {"compress_level": 1}
+STYLES = [
+    Style("mnist_28x28", render_original, ".png"),
+    Style("paper_photo", render_paper_photo, ".jpg", {"quality": 85}),
+    Style("chalkboard", render_chalkboard, ".jpg", {"quality": 85}),
+    Style("blue_pen", render_blue_pen, ".png", FAST_PNG),
+    Style("red_pen", render_red_pen, ".png", FAST_PNG),
+    Style("thin_pen", render_thin_pen, ".png", FAST_PNG),
+    Style("thick_marker", render_thick_marker, ".png", FAST_PNG),
+    Style("off_centre", render_off_centre, ".png", FAST_PNG),
+    Style("rotated", render_rotated, ".png", FAST_PNG),
+    Style("jpeg_q20", render_paper_photo, ".jpg", {"quality": 20}),
+    Style("rgba_dark_ink", render_rgba_dark, ".png", FAST_PNG),
+    Style("rgba_light_ink", render_rgba_light, ".png", FAST_PNG),
+    Style("palette_gif", render_palette, ".gif"),
+    Style("mouse_bmp", render_mouse, ".bmp"),
+    Style("pencil_tiff", render_pencil, ".tiff"),
+    Style("screen_webp", render_screen, ".webp", {"quality": 80}),
+]
+
+
+def write_rendering(style, digit, rng, stem):
+    """Renders `digit` in `style` and saves it as stem + the style's suffix; returns the path."""
+    path = Path(f"{stem}{style.suffix}")
+    style.render(digit, rng).save(path, **style.save_options)
+    return path
