@@ -167,7 +167,7 @@ def _model(p, key):
 
 def _train(p, key):
     _mapping(p, key, ("seed", "epochs", "batch_size", "optimizer", "learning_rate", "warmup_epochs",
-                      "schedule", "label_smoothing", "precision", "augment"))
+                      "schedule", "label_smoothing", "precision", "strategy", "augment"))
     _int(p["seed"], f"{key}.seed", 0)
     _int(p["epochs"], f"{key}.epochs", 1, 1000)
     _int(p["batch_size"], f"{key}.batch_size", 1, 65536)
@@ -177,6 +177,7 @@ def _train(p, key):
     _choice(p["schedule"], f"{key}.schedule", ("cosine", "constant"))
     _number(p["label_smoothing"], f"{key}.label_smoothing", 0, 1, high_open=True)
     _choice(p["precision"], f"{key}.precision", ("float32", "mixed_bfloat16", "mixed_float16"))
+    _choice(p["strategy"], f"{key}.strategy", ("auto", "one_device", "mirrored", "multi_worker"))
     aug = _mapping(p["augment"], f"{key}.augment", ("rotation_deg", "zoom", "shift_px"))
     _number(aug["rotation_deg"], f"{key}.augment.rotation_deg", 0, 45)
     _number(aug["zoom"], f"{key}.augment.zoom", 0, 0.5)

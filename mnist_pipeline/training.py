@@ -12,6 +12,7 @@ import pandas as pd
 import tensorflow as tf
 
 from mnist_pipeline import resume
+from mnist_pipeline.distribute import make_strategy, worker_count
 from mnist_pipeline.model import build_model
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
@@ -103,8 +104,12 @@ def training_dataset(x, y, batch_size, augment, seed, start_epoch=0):
         steps = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
         return steps.map(lambda step, indices: batch(epoch, step, indices))
 
+    # Under MultiWorkerMirroredStrategy every worker builds this same pipeline and keeps its own part
+    # of each global batch (DATA sharding), so the workers see different images in a repeatable order.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     epochs = tf.data.Dataset.range(start_epoch, 2 ** 31)
-    return epochs.flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
+    return epochs.flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -141,21 +146,28 @@ def train_model(model_params, train_params, num_classes, train_data, val_data, c
     """Builds, compiles and fits the CNN; returns (model, per-epoch history as a DataFrame).
 
     `train_data` and `val_data` are (x, y) arrays; `callbacks` are added to the epoch logger. With
-    `checkpoint_dir`, every finished epoch is saved there and a killed run resumes from the last one.
+    `checkpoint_dir`, every finished epoch is saved there and a killed run resumes from the last one
+    (not in a multi-worker run: its workers could not agree on the epoch, so it starts afresh).
+    The model trains under the tf.distribute strategy named by `train.strategy`; `train.batch_size`
+    is the global batch, split across the replicas, and `train.learning_rate` applies to it as given.
     """
     (x_train, y_train), (x_val, y_val) = train_data, val_data
+    strategy = make_strategy(train_params["strategy"])  # first: a multi-worker strategy must precede any op
+    if worker_count() > 1 and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        checkpoint_dir = None
     configure(train_params["seed"], train_params["precision"])
     steps_per_epoch = math.ceil(len(x_train) / train_params["batch_size"])
     run_id = resume.fingerprint(model_params, train_params, num_classes, len(x_train), len(x_val))
-    restored = resume.restore(checkpoint_dir, run_id) if checkpoint_dir else None
-    if restored:
-        model, start_epoch, past = restored
-        print(f"resuming from the checkpoint of epoch {start_epoch} in {checkpoint_dir}")
-    else:
-        model, start_epoch, past = build_model(model_params, num_classes), 0, []
-        model.compile(optimizer=make_optimizer(train_params, steps_per_epoch),
-                      loss=SmoothedSparseCrossentropy(train_params["label_smoothing"]),
-                      metrics=["accuracy"])
+    with strategy.scope():  # the model's variables are created (or restored) once per replica
+        restored = resume.restore(checkpoint_dir, run_id) if checkpoint_dir else None
+        if restored:
+            model, start_epoch, past = restored
+            print(f"resuming from the checkpoint of epoch {start_epoch} in {checkpoint_dir}")
+        else:
+            model, start_epoch, past = build_model(model_params, num_classes), 0, []
+            model.compile(optimizer=make_optimizer(train_params, steps_per_epoch),
+                          loss=SmoothedSparseCrossentropy(train_params["label_smoothing"]),
+                          metrics=["accuracy"])
     callbacks = [EpochLog(), EpochSeeds(train_params["seed"]), *callbacks]
     if checkpoint_dir:
         callbacks.append(resume.EpochCheckpoint(checkpoint_dir, run_id, past))

@@ -5,10 +5,13 @@ Writes models/model.keras, plots/history.csv (per epoch: loss, accuracy, val_los
 learning rate, seconds), metrics/train.json (epochs, best validation accuracy, parameter count:
 the same on every rerun) and metrics/train_speed.json (training seconds, images per second, peak
 memory: these vary from run to run). While it runs, data/checkpoints/train/ holds the last finished
-epoch, so a killed run resumes there; it is removed once the outputs are written.
+epoch, so a killed run resumes there; it is removed once the outputs are written. In a multi-worker
+run (TF_CONFIG) only the chief writes: the other workers write into a temporary directory, then delete it.
 """
+import os
 import resource
 import sys
+import tempfile
 import time
 
 from mnist_pipeline.data import load_split
@@ -33,7 +36,12 @@ def main():
     check_batch_size(train["batch_size"], len(x_train))
 
     from mnist_pipeline import resume  # imported after the checks: TensorFlow loads slowly
+    from mnist_pipeline.distribute import is_chief
     from mnist_pipeline.training import train_model
+
+    if not is_chief():  # another worker: trains in step with the chief, its outputs are thrown away
+        scratch = tempfile.TemporaryDirectory(prefix="train-worker-")  # deleted when main() returns
+        os.chdir(scratch.name)
 
     start = time.perf_counter()
     model, log = train_model(params["model"], train, len(params["dataset.class_names"]), (x_train, y_train),

@@ -10,7 +10,7 @@ MODEL = {"conv_blocks": [{"filters": 4, "convs": 1}], "batchnorm": True, "activa
          "dense_units": 16, "dropout": 0.2}
 TRAIN = {"seed": 3, "epochs": 3, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.003,
          "warmup_epochs": 1, "schedule": "cosine", "label_smoothing": 0.1, "precision": "float32",
-         "augment": {"rotation_deg": 5, "zoom": 0.05, "shift_px": 1}}
+         "strategy": "auto", "augment": {"rotation_deg": 5, "zoom": 0.05, "shift_px": 1}}
 
 
 class StopAfterEpoch(keras.callbacks.Callback):

@@ -8,7 +8,8 @@ from mnist_pipeline.model import ModelFileError, build_model, load_model
 
 MODEL = {"conv_blocks": [{"filters": 8, "convs": 2}, {"filters": 16, "convs": 1}], "batchnorm": True,
          "activation": "relu", "dense_units": 32, "dropout": 0.2}
-TRAIN = {"epochs": 10, "warmup_epochs": 2, "learning_rate": 0.01, "schedule": "cosine", "optimizer": "adam"}
+TRAIN = {"epochs": 10, "warmup_epochs": 2, "learning_rate": 0.01, "schedule": "cosine", "optimizer": "adam",
+         "strategy": "auto"}
 NO_AUGMENT = {"rotation_deg": 0, "zoom": 0, "shift_px": 0}
 
 
