@@ -1,7 +1,8 @@
 """Training: determinism, precision, the loss, the learning-rate schedule, the tf.data input, the fit.
 
-The input pipeline shuffles with a fixed seed and applies a random affine warp (rotation, zoom,
-shift) per image with stateless random ops, so a run is repeatable on the same machine.
+The input pipeline shuffles and applies a random affine warp (rotation, zoom, shift) per image with
+stateless random ops; each epoch's order, warps and dropout masks depend only on (seed, epoch), so
+a run is repeatable on the same machine and a resumed run matches an uninterrupted one.
 """
 import math
 import time
