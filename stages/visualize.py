@@ -46,7 +46,7 @@ def main():
 
     drawings = {
         "accuracy.png": lambda: figures.curves(history, "accuracy", "Accuracy per epoch", "accuracy"),
-        "loss.png": lambda: figures.curves(history, "loss", "Loss per epoch (train loss includes label smoothing)",
+        "loss.png": lambda: figures.curves(history, "loss", "Loss per epoch (both include label smoothing)",
                                            "cross-entropy loss"),
         "confusion_matrix.png": lambda: figures.confusion_heatmap(predictions["actual"], predictions["predicted"],
                                                                   class_names),
