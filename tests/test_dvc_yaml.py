@@ -29,7 +29,7 @@ def test_each_stage_depends_on_its_script_and_the_modules_it_imports():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
         script = f"stages/{name}.py"
-        assert stage["cmd"] == f"python {script}"
+        assert stage["cmd"] == f"python -m stages.{name}"
         deps = {d for d in stage["deps"] if d.startswith(f"{PACKAGE}/")}
         expected = {str(f.relative_to(ROOT)) for f in imported_modules(ROOT / script)} | {f"{PACKAGE}/__init__.py"}
         assert script in stage["deps"], name
