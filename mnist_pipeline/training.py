@@ -16,6 +16,9 @@ from mnist_pipeline import resume
 from mnist_pipeline.distribute import make_strategy, worker_count
 from mnist_pipeline.model import build_model
 
+# Training steps run per call into the compiled graph: fewer Python round trips, identical results.
+STEPS_PER_EXECUTION = 25
+
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
 
 
@@ -168,7 +171,7 @@ def train_model(model_params, train_params, num_classes, train_data, val_data, c
             model, start_epoch, past = build_model(model_params, num_classes), 0, []
             model.compile(optimizer=make_optimizer(train_params, steps_per_epoch),
                           loss=SmoothedSparseCrossentropy(train_params["label_smoothing"]),
-                          metrics=["accuracy"])
+                          metrics=["accuracy"], steps_per_execution=STEPS_PER_EXECUTION)
     callbacks = [EpochLog(), EpochSeeds(train_params["seed"]), *callbacks]
     if checkpoint_dir:
         callbacks.append(resume.EpochCheckpoint(checkpoint_dir, run_id, past))
