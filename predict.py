@@ -1,11 +1,12 @@
 """Classifies pictures of handwritten digits (your own) with the pipeline's Keras model.
 
     python predict.py PATH [PATH ...] [--model models/model.keras] [--format table|json|csv]
-                      [--save-preprocessed DIR]
+                      [--shift-px N] [--save-preprocessed DIR]
 
 Reads image files (PNG, JPEG, BMP, GIF, WebP, TIFF) and folders (searched recursively for those
 extensions) and the model file; prints per image the predicted digit, its confidence and the top 3
-on stdout. Each unusable file gets one line `error: <file>: <problem>` on stderr while the others
+on stdout. Like the evaluate stage, it averages the model's outputs for each image and for copies
+shifted by `evaluate.test_time_shift_px` of params.yaml (--shift-px overrides; 0 turns it off). Each unusable file gets one line `error: <file>: <problem>` on stderr while the others
 are still classified. --save-preprocessed DIR writes `<stem>_28x28.png` (what the model saw) and
 `<stem>_preview.png` (the original beside it) per image. Exit status: 0 when every image was
 classified, 1 when some failed, 2 for a bad command line or model.
@@ -23,9 +24,11 @@ import numpy as np
 from PIL import Image
 
 from mnist_pipeline.imageprep import ImageError, load_image, prepare_image, to_pixels
+from mnist_pipeline.params import PARAMS_FILE, ParamsError, load_params
 from mnist_pipeline.paths import MODEL_FILE
 
-DEFAULT_MODEL = Path(__file__).resolve().parent / MODEL_FILE
+ROOT = Path(__file__).resolve().parent
+DEFAULT_MODEL = ROOT / MODEL_FILE
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 BATCH_SIZE = 256
 TOP = 3
@@ -39,6 +42,9 @@ def parse_args(argv):
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help=f"Keras model file (default: {MODEL_FILE} in the repository)")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    parser.add_argument("--shift-px", type=int, choices=range(5), metavar="N",
+                        help="test-time augmentation: also predict copies shifted N px (0-4; default: "
+                             "evaluate.test_time_shift_px in params.yaml)")
     parser.add_argument("--save-preprocessed", type=Path, metavar="DIR",
                         help="write each 28x28 model input and a side-by-side preview here")
     return parser.parse_args(argv)
@@ -79,11 +85,24 @@ def prepare_all(paths, report, save_dir=None):
     return kept, np.array(inputs, dtype=np.float32).reshape(-1, 28, 28)
 
 
-def predict_probabilities(model, inputs):
-    """Softmax outputs (N, 10) for (N, 28, 28) inputs, BATCH_SIZE images at a time."""
-    batches = [model.predict_on_batch(inputs[i:i + BATCH_SIZE, ..., np.newaxis])
-               for i in range(0, len(inputs), BATCH_SIZE)]
-    return np.concatenate(batches) if batches else np.zeros((0, 10), dtype=np.float32)
+def predict_probabilities(model, inputs, shift_px=0):
+    """Softmax outputs (N, 10) for (N, 28, 28) inputs, BATCH_SIZE images at a time, averaged over the
+    test-time views (the inputs and, with shift_px > 0, copies shifted that far)."""
+    from mnist_pipeline.model import shifted_views
+    if len(inputs) == 0:
+        return np.zeros((0, 10), dtype=np.float32)
+    return np.mean([np.concatenate([model.predict_on_batch(view[i:i + BATCH_SIZE, ..., np.newaxis])
+                                    for i in range(0, len(view), BATCH_SIZE)])
+                    for view in shifted_views(inputs, shift_px)], axis=0)
+
+
+def default_shift_px():
+    """evaluate.test_time_shift_px from the repository's params.yaml, so predictions match the evaluated model."""
+    try:
+        return load_params("evaluate", path=ROOT / PARAMS_FILE)["evaluate"]["test_time_shift_px"]
+    except ParamsError as err:
+        print(f"error: {err} (or pass --shift-px)", file=sys.stderr)
+        sys.exit(2)
 
 
 def results(paths, probabilities):
@@ -186,10 +205,11 @@ def main(argv=None):
         failures.append(path)
         print(f"error: {path}: {problem}", file=sys.stderr)
 
+    shift_px = default_shift_px() if args.shift_px is None else args.shift_px
     paths, inputs = prepare_all(collect_images(args.paths, report), report, args.save_preprocessed)
     if paths:
         model = load_model(args.model)
-        sys.stdout.write(FORMATTERS[args.format](results(paths, predict_probabilities(model, inputs))))
+        sys.stdout.write(FORMATTERS[args.format](results(paths, predict_probabilities(model, inputs, shift_px))))
     return 1 if failures else 0
 
 

@@ -1,9 +1,11 @@
-"""Builds the CNN described by the `model` section of params.yaml.
+"""Builds the CNN described by the `model` section of params.yaml, loads a saved one, and predicts.
 
 conv blocks (3x3 conv [+ BatchNorm] + activation, repeated; 2x2 max-pool) → flatten → dropout →
 dense → dropout → softmax. Every layer is named so summaries, reports and filters read well.
+Predictions may average over shifted copies of each image (test-time augmentation).
 """
 import keras
+import numpy as np
 from keras import layers
 
 from mnist_pipeline.stage import PipelineError
@@ -14,7 +16,7 @@ BN_MOMENTUM = 0.9
 
 
 def build_model(params, num_classes, input_shape=(28, 28, 1)):
-    """Returns an uncompiled keras.Model for `params` (the validated `model` section)."""
+    """Returns an uncompiled keras.Model for `params` (the validated `model` section), named `mnist_cnn`."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for b, block in enumerate(params["conv_blocks"], start=1):
@@ -33,6 +35,27 @@ def build_model(params, num_classes, input_shape=(28, 28, 1)):
     # float32 output keeps the softmax numerically stable under mixed precision.
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="class_probabilities")(x)
     return keras.Model(inputs, outputs, name="mnist_cnn")
+
+
+def average_models(models):
+    """One model whose output is the mean of the `models`' outputs (an ensemble); one model is returned as is.
+
+    The members become layers `member1`, `member2`, ... of a model named `mnist_ensemble`.
+    """
+    if len(models) == 1:
+        return models[0]
+    # Uncompiled views of the trained layers: the training loss and optimizer stay out of the saved file.
+    members = [keras.Model(model.inputs[0], model.outputs[0], name=f"member{i}")
+               for i, model in enumerate(models, start=1)]
+    inputs = keras.Input(shape=models[0].input_shape[1:], name="image")
+    outputs = layers.Average(dtype="float32", name="class_probabilities")([member(inputs) for member in members])
+    return keras.Model(inputs, outputs, name="mnist_ensemble")
+
+
+def ensemble_members(model):
+    """The member networks of a model made by `average_models`, or [model] for a single network."""
+    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return members or [model]
 
 
 class ModelFileError(PipelineError, ValueError):
@@ -57,3 +80,30 @@ def load_model(path, num_classes=10):
         raise ModelFileError(f"{path}: model maps {model.input_shape} to {model.output_shape}; "
                              f"expected (None, 28, 28, 1) to (None, {num_classes})")
     return model
+
+
+def shift_images(images, dx, dy):
+    """`images` (N, H, W[, C]) moved dx pixels right and dy pixels down; vacated pixels are 0."""
+    out = np.zeros_like(images)
+    h, w = images.shape[1:3]
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        images[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
+def shifted_views(images, shift_px):
+    """The images, plus (when shift_px > 0) copies moved shift_px pixels right, left, down and up.
+
+    Averaging a model's predictions over these views is test-time augmentation: a digit drawn a
+    little off-centre gets the votes of the copies that move it back.
+    """
+    if shift_px == 0:
+        return [images]
+    return [images] + [shift_images(images, dx, dy) for dx, dy in
+                       ((shift_px, 0), (-shift_px, 0), (0, shift_px), (0, -shift_px))]
+
+
+def predict_probabilities(model, images, batch_size, shift_px=0):
+    """Softmax outputs (N, classes) for (N, 28, 28, 1) images, averaged over `shifted_views`."""
+    return np.mean([model.predict(view, batch_size=batch_size, verbose=0)
+                    for view in shifted_views(images, shift_px)], axis=0)

@@ -167,8 +167,11 @@ def _model(p, key):
 
 def _train(p, key):
     _mapping(p, key, ("seed", "epochs", "batch_size", "optimizer", "learning_rate", "warmup_epochs",
-                      "schedule", "label_smoothing", "precision", "strategy", "augment"))
+                      "schedule", "label_smoothing", "precision", "strategy", "augment", "ensemble"))
     _int(p["seed"], f"{key}.seed", 0)
+    _int(p["ensemble"], f"{key}.ensemble", 1, 20)
+    if p["ensemble"] > 1 and p["strategy"] == "multi_worker":
+        _fail(f"{key}.ensemble", p["ensemble"], "1 with train.strategy multi_worker (its workers start one run each)")
     _int(p["epochs"], f"{key}.epochs", 1, 1000)
     _int(p["batch_size"], f"{key}.batch_size", 1, 65536)
     _choice(p["optimizer"], f"{key}.optimizer", ("adam", "adamw"))
@@ -186,8 +189,9 @@ def _train(p, key):
 
 
 def _evaluate(p, key):
-    _mapping(p, key, ("batch_size",))
+    _mapping(p, key, ("batch_size", "test_time_shift_px"))
     _int(p["batch_size"], f"{key}.batch_size", 1, 100000)
+    _int(p["test_time_shift_px"], f"{key}.test_time_shift_px", 0, 4)
     return p
 
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from mnist_pipeline import resume
 from mnist_pipeline.distribute import make_strategy, worker_count
-from mnist_pipeline.model import build_model
+from mnist_pipeline.model import average_models, build_model
 
 # Training steps run per call into the compiled graph: fewer Python round trips, identical results.
 STEPS_PER_EXECUTION = 25
@@ -184,3 +184,23 @@ def train_model(model_params, train_params, num_classes, train_data, val_data, c
     log.insert(0, "epoch", range(start_epoch + 1, start_epoch + len(log) + 1))
     log = pd.concat([pd.DataFrame(past), log], ignore_index=True) if past else log
     return model, log[HISTORY_COLUMNS]
+
+
+def train_ensemble(model_params, train_params, num_classes, train_data, val_data, callbacks=(), verbose="auto",
+                   checkpoint_dir=None):
+    """Trains `train.ensemble` networks with seeds seed, seed + 1, ... (one after another), as `train_model` does.
+
+    Returns (the model averaging their outputs, or the one network; one history DataFrame per member).
+    With `checkpoint_dir`, member i checkpoints in its subfolder `member<i>` (the folder itself for a single
+    network), so a killed run keeps its finished members and resumes the unfinished one.
+    """
+    count, models, logs = train_params["ensemble"], [], []
+    for i in range(count):
+        member_dir = checkpoint_dir if checkpoint_dir is None or count == 1 else checkpoint_dir / f"member{i + 1}"
+        if count > 1:
+            print(f"ensemble member {i + 1} of {count} (seed {train_params['seed'] + i})")
+        model, log = train_model(model_params, {**train_params, "seed": train_params["seed"] + i}, num_classes,
+                                 train_data, val_data, callbacks, verbose, member_dir)
+        models.append(model)
+        logs.append(log)
+    return average_models(models), logs

@@ -1,9 +1,11 @@
 """Stage 4, evaluate: measures the trained model on the test split.
 
 Reads models/model.keras, data/prepared/{x,y}_test.npy and params `dataset.class_names` and
-`evaluate.batch_size`. Writes metrics/evaluate.json (test loss and accuracy, macro precision,
-recall and F1, per-class accuracy, misclassified count), metrics/evaluate_speed.json (images per
-second) and plots/predictions.csv (for each test image: actual, predicted, confidence).
+`evaluate` (batch size; the test-time shift: predictions are averaged over each image and copies of
+it shifted that many pixels, see mnist_pipeline.model.shifted_views). Writes metrics/evaluate.json
+(test loss and accuracy, macro precision, recall and F1, per-class accuracy, misclassified count),
+metrics/evaluate_speed.json (images per second) and plots/predictions.csv (for each test image:
+actual, predicted, confidence).
 """
 import sys
 import time
@@ -24,11 +26,12 @@ def main():
     class_names = params["dataset.class_names"]
     x_test, y_test = load_split(PREPARED_DIR, "test")
 
-    from mnist_pipeline.model import load_model
+    from mnist_pipeline.model import load_model, predict_probabilities
     model = load_model(MODEL_FILE, len(class_names))
     model.predict(x_test[:1], verbose=0)  # build the predict function before timing
     start = time.perf_counter()
-    probabilities = model.predict(x_test, batch_size=params["evaluate"]["batch_size"], verbose=0)
+    evaluate = params["evaluate"]
+    probabilities = predict_probabilities(model, x_test, evaluate["batch_size"], evaluate["test_time_shift_px"])
     seconds = time.perf_counter() - start
 
     results = classification_metrics(y_test, probabilities, class_names)

@@ -2,7 +2,8 @@
 
 Reads metrics/{dataset,train,train_speed,evaluate,evaluate_speed}.json, plots/history.csv,
 plots/predictions.csv, models/model.keras (the layer table), checks that plots/figures/*.png exist
-(the report links them) and reads params `dataset.name`, `dataset.class_names` and `train`.
+(the report links them) and reads params `dataset.name`, `dataset.class_names`, `train` and
+`evaluate.test_time_shift_px`.
 Writes reports/report.md and reports/model_card.md.
 """
 import sys
@@ -17,7 +18,7 @@ from mnist_pipeline.stage import run_stage
 
 
 def main():
-    params = load_params("dataset.name", "dataset.class_names", "train")
+    params = load_params("dataset.name", "dataset.class_names", "train", "evaluate")
     class_names = params["dataset.class_names"]
     inputs = dict(
         dataset=report.read_json(DATASET_METRICS, report.SPLITS),
@@ -39,7 +40,8 @@ def main():
     from mnist_pipeline.model import load_model  # imported after the checks: TensorFlow takes seconds to load
     model = report.describe_model(load_model(MODEL_FILE, len(class_names)))
     outputs = report.RunOutputs(dataset_name=params["dataset.name"], class_names=class_names,
-                                train_params=params["train"], model=model, **inputs)
+                                train_params=params["train"],
+                                test_time_shift_px=params["evaluate"]["test_time_shift_px"], model=model, **inputs)
     write_text(REPORT_FILE, report.render_report(outputs))
     write_text(MODEL_CARD_FILE, report.render_model_card(outputs))
     print(f"wrote {REPORT_FILE} and {MODEL_CARD_FILE}")

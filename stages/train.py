@@ -4,9 +4,12 @@ Reads data/prepared/{x,y}_{train,val}.npy and params `dataset.class_names`, `mod
 Writes models/model.keras, plots/history.csv (per epoch: loss, accuracy, val_loss, val_accuracy,
 learning rate, seconds), metrics/train.json (epochs, best validation accuracy, parameter count:
 the same on every rerun) and metrics/train_speed.json (training seconds, images per second, peak
-memory: these vary from run to run). While it runs, data/checkpoints/train/ holds the last finished
-epoch, so a killed run resumes there; it is removed once the outputs are written. In a multi-worker
-run (TF_CONFIG) only the chief writes: the other workers write into a temporary directory, then delete it.
+memory: these vary from run to run). With `train.ensemble` > 1 it trains that many networks with
+consecutive seeds and saves the model that averages them; history.csv and the validation figures
+of train.json are then the first member's, and train.json gives each member's final validation
+accuracy. While it runs, data/checkpoints/train/ holds the last finished epoch (of each member), so
+a killed run resumes there; it is removed once the outputs are written. In a multi-worker run
+(TF_CONFIG) only the chief writes: the other workers write into a temporary directory, then delete it.
 """
 import os
 import resource
@@ -37,18 +40,19 @@ def main():
 
     from mnist_pipeline import resume  # imported after the checks: TensorFlow loads slowly
     from mnist_pipeline.distribute import is_chief
-    from mnist_pipeline.training import train_model
+    from mnist_pipeline.training import train_ensemble
 
     if not is_chief():  # another worker: trains in step with the chief, its outputs are thrown away
         scratch = tempfile.TemporaryDirectory(prefix="train-worker-")  # deleted when main() returns
         os.chdir(scratch.name)
 
     start = time.perf_counter()
-    model, log = train_model(params["model"], train, len(params["dataset.class_names"]), (x_train, y_train),
-                             (x_val, y_val), verbose=1 if sys.stdout.isatty() else 2,
-                             checkpoint_dir=TRAIN_CHECKPOINT_DIR)
+    model, logs = train_ensemble(params["model"], train, len(params["dataset.class_names"]), (x_train, y_train),
+                                 (x_val, y_val), verbose=1 if sys.stdout.isatty() else 2,
+                                 checkpoint_dir=TRAIN_CHECKPOINT_DIR)
     seconds = time.perf_counter() - start
     model.summary()
+    log = logs[0]
     best = log["val_accuracy"].idxmax()
     # Saved for inference with a standard loss, so plain keras.models.load_model reads it; the
     # label-smoothing training loss and the optimizer state live only in the resume checkpoints.
@@ -63,10 +67,13 @@ def main():
         "final_val_accuracy": round(float(log["val_accuracy"].iloc[-1]), 6),
         "final_val_loss": round(float(log["val_loss"].iloc[-1]), 6),
         "parameters": int(model.count_params()),
+        "member_final_val_accuracy": {f"member{i}": round(float(member["val_accuracy"].iloc[-1]), 6)
+                                      for i, member in enumerate(logs, start=1)},
     })
     write_json(TRAIN_SPEED, {
         "training_seconds": round(seconds, 1),
-        "train_images_per_second": round(train["epochs"] * len(x_train) / float(log["seconds"].sum()), 1),
+        "train_images_per_second": round(len(logs) * train["epochs"] * len(x_train)
+                                         / sum(float(member["seconds"].sum()) for member in logs), 1),
         "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     })
     resume.clear(TRAIN_CHECKPOINT_DIR)

@@ -21,10 +21,10 @@ from mnist_pipeline.stage import run_stage
 
 
 def first_conv_kernels(path, num_classes):
-    """The first convolution layer's kernel weights from the saved model."""
-    from mnist_pipeline.model import load_model
-    model = load_model(path, num_classes)
-    first = next(layer for layer in model.layers if layer.name.endswith("conv1"))
+    """The first convolution layer's kernel weights from the saved model (its first member, if an ensemble)."""
+    from mnist_pipeline.model import ensemble_members, load_model
+    network = ensemble_members(load_model(path, num_classes))[0]
+    first = next(layer for layer in network.layers if layer.name.endswith("conv1"))
     return np.asarray(first.kernel)
 
 

@@ -20,14 +20,17 @@ def test_benchmark_runs_all_recipes_on_tiny_data(tmp_path):
         save_split(tmp_path / "prepared", split, normalise(make_images(labels, seed=n)), labels)
     out = tmp_path / "bench.json"
     result = subprocess.run([sys.executable, str(ROOT / "bench/bench_training.py"), "--epochs", "1",
+                             "--recipes", "reference", "default", "fast", "accurate",
                              "--data-dir", str(tmp_path / "prepared"), "--json", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.loads(out.read_text())["results"]
-    assert [r["recipe"] for r in rows] == ["reference", "default", "fast"]
+    assert [r["recipe"] for r in rows] == ["reference", "default", "fast", "accurate"]
+    assert [r["networks"] for r in rows] == [1, 1, 1, 5]
+    assert [r["test_time_shift_px"] for r in rows] == [0, 0, 0, 1]
     for row in rows:
         assert row["epochs"] == 1 and 0 <= row["test_accuracy"] <= 1
-        assert len(row["test_accuracy_per_epoch"]) == 1 and row["training_seconds"] > 0
+        assert len(row["test_accuracy_per_epoch"]) == row["networks"] and row["training_seconds"] > 0
         assert row["peak_memory_mib"] > 100  # TensorFlow alone takes hundreds of MiB
         assert row["vs_reference"]["training_seconds"] == pytest.approx(
             row["training_seconds"] / rows[0]["training_seconds"], rel=0.01)

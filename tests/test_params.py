@@ -28,13 +28,15 @@ def test_committed_params_are_valid():
     ({"model": {"activation": "tanhh"}}, "model.activation = 'tanhh' is invalid; expected one of relu, gelu, silu, elu"),
     ({"model": {"conv_blocks": [{"filters": 8, "convs": 1, "kind": "sep"}]}},
      "model.conv_blocks[0].kind is not a known key; allowed: convs, filters"),
-    ({"train": {"warmup_epochs": 99}}, "train.warmup_epochs = 99 is invalid; expected an integer in [0, 15]"),
+    ({"train": {"warmup_epochs": 99}}, "train.warmup_epochs = 99 is invalid; expected an integer in [0, 8]"),
     ({"train": {"momentum": 0.9}}, "train.momentum is not a known key; allowed: augment, batch_size, epochs,"),
     ({"train": {"precision": "float16"}}, "train.precision = 'float16' is invalid; expected one of float32,"),
     ({"dataset": {"class_names": ["a", "b"]}},
      "dataset.class_names = ['a', 'b'] is invalid; expected a list of 10 distinct class names"),
     ({"dataset": {"files": {"train_images": {"name": "x.gz", "sha256": "abc"}}}},
      "dataset.files.train_images.sha256 = 'abc' is invalid; expected 64 lowercase hex digits"),
+    ({"evaluate": {"test_time_shift_px": 9}},
+     "evaluate.test_time_shift_px = 9 is invalid; expected an integer in [0, 4]"),
     ({"visualize": {"dpi": 5}}, "visualize.dpi = 5 is invalid; expected an integer in [50, 600]"),
 ])
 def test_bad_value_is_named(tmp_path, change, message):

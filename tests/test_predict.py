@@ -15,6 +15,7 @@ import zlib
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 import renderings
@@ -320,3 +321,24 @@ def test_cli_model_errors(drawings, tmp_path):
     corrupt.write_text("not a model")
     result = cli(paths[0], "--model", corrupt)
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(f"error: {corrupt}: ")
+
+
+@pytest.mark.slow
+def test_cli_averages_over_the_test_time_shifts_of_params(drawings, model_file, predict, model):
+    """By default predict.py predicts like the evaluate stage: averaged over evaluate.test_time_shift_px."""
+    from mnist_pipeline.model import shifted_views
+    _, paths, _ = drawings
+
+    def top3(*options):
+        result = cli(*paths[:4], "--model", model_file, "--format", "json", *options)
+        assert result.returncode == 0, result.stderr
+        return [row["top3"] for row in json.loads(result.stdout)]
+
+    shift = yaml.safe_load((ROOT / "params.yaml").read_text())["evaluate"]["test_time_shift_px"]
+    assert predict.default_shift_px() == shift and top3() == top3("--shift-px", shift)
+    assert top3("--shift-px", 1) != top3("--shift-px", 0)
+    kept, inputs = predict.prepare_all(paths[:4], lambda path, problem: None)
+    expected = np.mean([model.predict(view[..., np.newaxis], verbose=0) for view in shifted_views(inputs, 2)], axis=0)
+    np.testing.assert_allclose(predict.predict_probabilities(model, inputs, 2), expected, rtol=1e-5)
+    bad = cli(paths[0], "--shift-px", "9")
+    assert bad.returncode == 2 and "--shift-px: invalid choice: 9" in bad.stderr

@@ -176,3 +176,20 @@ def test_malformed_metrics_file_fails_with_one_line(tiny, tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("error: metrics/evaluate.json: test_loss, macro_precision")
     assert result.stderr.count("\n") == 1
+
+
+def test_ensemble_run_saves_one_averaging_model_and_reports_it(tmp_path):
+    repo, env = make_pipeline_copy(tmp_path)
+    update_params(repo / "params.yaml", {"train": {"ensemble": 2}})
+    dvc("repro", cwd=repo, env=env)
+    train = read_json(repo, "train.json")
+    assert list(train["member_final_val_accuracy"]) == ["member1", "member2"]
+    history = pd.read_csv(repo / "plots/history.csv")
+    assert train["final_val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1], abs=1e-6)
+    assert train["final_val_accuracy"] == train["member_final_val_accuracy"]["member1"]
+    text = (repo / "reports/report.md").read_text()
+    assert "Layers of each of its 2 members (`member1` to `member2`" in text
+    layers = table_rows(text, "## Architecture")
+    assert 2 * sum(integer(cells[2]) for cells in layers.values()) == train["parameters"]
+    assert "an ensemble that averages 2 such networks" in (repo / "reports/model_card.md").read_text()
+    assert (repo / "plots/figures/filters.png").is_file()

@@ -53,3 +53,31 @@ def test_checkpoint_with_other_params_is_ignored(tmp_path, data):
     _, log = train_model(MODEL, {**TRAIN, "learning_rate": 0.002}, 10, train, val, verbose=0,
                          checkpoint_dir=tmp_path)
     assert len(log) == 3 and log["learning_rate"].iloc[0] != 0  # trained from epoch 1, not resumed
+
+
+def test_ensemble_averages_members_and_keeps_finished_ones(tmp_path, data, monkeypatch):
+    from mnist_pipeline import training
+    from mnist_pipeline.model import ensemble_members, load_model
+
+    train, val = data
+    params = {**TRAIN, "ensemble": 2, "epochs": 2}
+    model, logs = training.train_ensemble(MODEL, params, 10, train, val, verbose=0, checkpoint_dir=tmp_path)
+    members = ensemble_members(model)
+    assert [m.name for m in members] == ["member1", "member2"] and len(logs) == 2
+    first, _ = train_model(MODEL, params, 10, train, val, verbose=0)  # member 1 is the run with the seed itself
+    np.testing.assert_array_equal(first.get_weights()[0], members[0].get_weights()[0])
+    outputs = [member.predict(val[0], verbose=0) for member in members]
+    assert np.abs(outputs[0] - outputs[1]).max() > 1e-3  # other seed, other network
+    np.testing.assert_allclose(model.predict(val[0], verbose=0), np.mean(outputs, axis=0), rtol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["member1", "member2"]
+
+    # A rerun over the same checkpoints (as after a kill during a later member) trains nothing again.
+    monkeypatch.setattr(keras.Model, "train_step", lambda *args: pytest.fail("a finished member was retrained"))
+    again, again_logs = training.train_ensemble(MODEL, params, 10, train, val, verbose=0, checkpoint_dir=tmp_path)
+    np.testing.assert_array_equal(again.predict(val[0], verbose=0), model.predict(val[0], verbose=0))
+    assert [list(log["val_loss"]) for log in again_logs] == [list(log["val_loss"]) for log in logs]
+
+    model.save(tmp_path / "ensemble.keras")
+    loaded = load_model(tmp_path / "ensemble.keras")
+    assert len(ensemble_members(loaded)) == 2
+    np.testing.assert_allclose(loaded.predict(val[0], verbose=0), model.predict(val[0], verbose=0), rtol=1e-6)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mnist_pipeline import training
-from mnist_pipeline.model import ModelFileError, build_model, load_model
+from mnist_pipeline.model import ModelFileError, build_model, load_model, predict_probabilities, shifted_views
 
 MODEL = {"conv_blocks": [{"filters": 8, "convs": 2}, {"filters": 16, "convs": 1}], "batchnorm": True,
          "activation": "relu", "dense_units": 32, "dropout": 0.2}
@@ -22,6 +22,31 @@ def test_model_layers_follow_params():
     assert model.get_layer("flatten").output.shape[1:] == (7 * 7 * 16,)
     probabilities = model(np.zeros((2, 28, 28, 1), np.float32)).numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_shifted_views_shift_the_image_each_way():
+    image = np.zeros((1, 28, 28, 1), np.float32)
+    image[0, 10, 20, 0] = 1.0  # row 10, column 20
+    assert len(shifted_views(image, 0)) == 1 and shifted_views(image, 0)[0] is image
+    views = shifted_views(image, 2)
+    spots = [tuple(np.argwhere(view[0, ..., 0])[0]) for view in views]
+    assert spots == [(10, 20), (10, 22), (10, 18), (12, 20), (8, 20)]  # as is, right, left, down, up
+    assert all(view.sum() == 1 for view in views)
+    edge = np.ones((1, 4, 4), np.float32)  # works without the channel axis too; vacated pixels are 0
+    assert shifted_views(edge, 1)[1][0, :, 0].sum() == 0 and shifted_views(edge, 1)[1].sum() == 12
+
+
+def test_predictions_average_over_shifted_views():
+    keras.utils.set_random_seed(0)
+    model = build_model(MODEL, 10)
+    images = np.random.default_rng(0).random((6, 28, 28, 1), dtype=np.float32)
+    single = predict_probabilities(model, images, batch_size=4)
+    np.testing.assert_allclose(single, model.predict(images, verbose=0), rtol=1e-6)
+    averaged = predict_probabilities(model, images, batch_size=4, shift_px=1)
+    expected = np.mean([model.predict(view, verbose=0) for view in shifted_views(images, 1)], axis=0)
+    np.testing.assert_allclose(averaged, expected, rtol=1e-5)
+    assert np.abs(averaged - single).max() > 1e-4  # the shifted copies do change the answer
+    np.testing.assert_allclose(averaged.sum(axis=1), 1, rtol=1e-5)
 
 
 def test_loss_without_smoothing_is_sparse_crossentropy():
