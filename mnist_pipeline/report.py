@@ -408,8 +408,9 @@ def suggestions(outputs, counts):
                  f"train longer, e.g. `dvc exp run -S train.epochs={2 * last}`."]
     else:
         moved = round((best["val_accuracy"] - final["val_accuracy"]) * outputs.dataset["val"]["total"])
-        items = [f"Validation accuracy peaked at epoch {best_epoch} of {last}; the last {last - best_epoch} "
-                 f"epochs changed it by {moved} validation image{'s' * (moved != 1)}, so more epochs on this "
+        after = "the last epoch" if last - best_epoch == 1 else f"the last {last - best_epoch} epochs"
+        items = [f"Validation accuracy peaked at epoch {best_epoch} of {last}; {after} "
+                 f"changed it by {moved} validation image{'s' * (moved != 1)}, so more epochs on this "
                  "schedule are unlikely to help. Compare seeds (`-S train.seed=...`) before trusting a "
                  "difference of this size."]
     if accuracy_gap(final) > OVERFIT_GAP_PT:

@@ -20,12 +20,12 @@ def test_benchmark_runs_all_recipes_on_tiny_data(tmp_path):
         save_split(tmp_path / "prepared", split, normalise(make_images(labels, seed=n)), labels)
     out = tmp_path / "bench.json"
     result = subprocess.run([sys.executable, str(ROOT / "bench/bench_training.py"), "--epochs", "1",
-                             "--recipes", "reference", "default", "fast", "accurate",
+                             "--recipes", "reference", "default", "fast", "ensemble",
                              "--data-dir", str(tmp_path / "prepared"), "--json", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.loads(out.read_text())["results"]
-    assert [r["recipe"] for r in rows] == ["reference", "default", "fast", "accurate"]
+    assert [r["recipe"] for r in rows] == ["reference", "default", "fast", "ensemble"]
     assert [r["networks"] for r in rows] == [1, 1, 1, 5]
     assert [r["test_time_shift_px"] for r in rows] == [0, 0, 0, 1]
     for row in rows:
