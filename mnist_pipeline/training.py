@@ -16,7 +16,8 @@ from mnist_pipeline import resume
 from mnist_pipeline.distribute import make_strategy, worker_count
 from mnist_pipeline.model import average_models, build_model
 
-# Training steps run per call into the compiled graph: fewer Python round trips, identical results.
+# At most this many training steps run per call into the compiled graph: fewer Python round trips,
+# identical results.
 STEPS_PER_EXECUTION = 25
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
@@ -116,6 +117,14 @@ def training_dataset(x, y, batch_size, augment, seed, start_epoch=0):
     return epochs.flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
+def steps_per_execution(steps_per_epoch, strategy):
+    """Steps per graph call: the largest divisor of the epoch's steps up to STEPS_PER_EXECUTION, so every
+    epoch ends on a call boundary; 1 with several replicas, where Keras cannot run multi-step calls."""
+    if strategy.num_replicas_in_sync > 1:
+        return 1
+    return max(n for n in range(1, STEPS_PER_EXECUTION + 1) if steps_per_epoch % n == 0)
+
+
 class EpochLog(keras.callbacks.Callback):
     """Adds the learning rate and the epoch's wall-clock seconds to the training logs."""
 
@@ -171,7 +180,7 @@ def train_model(model_params, train_params, num_classes, train_data, val_data, c
             model, start_epoch, past = build_model(model_params, num_classes), 0, []
             model.compile(optimizer=make_optimizer(train_params, steps_per_epoch),
                           loss=SmoothedSparseCrossentropy(train_params["label_smoothing"]),
-                          metrics=["accuracy"], steps_per_execution=STEPS_PER_EXECUTION)
+                          metrics=["accuracy"], steps_per_execution=steps_per_execution(steps_per_epoch, strategy))
     callbacks = [EpochLog(), EpochSeeds(train_params["seed"]), *callbacks]
     if checkpoint_dir:
         callbacks.append(resume.EpochCheckpoint(checkpoint_dir, run_id, past))

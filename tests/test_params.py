@@ -29,7 +29,7 @@ def test_committed_params_are_valid():
     ({"model": {"conv_blocks": [{"filters": 8, "convs": 1, "kind": "sep"}]}},
      "model.conv_blocks[0].kind is not a known key; allowed: convs, filters"),
     ({"train": {"warmup_epochs": 99}}, "train.warmup_epochs = 99 is invalid; expected an integer in [0, 8]"),
-    ({"train": {"momentum": 0.9}}, "train.momentum is not a known key; allowed: augment, batch_size, epochs,"),
+    ({"train": {"momentum": 0.9}}, "train.momentum is not a known key; allowed: augment, batch_size, ensemble, epochs,"),
     ({"train": {"precision": "float16"}}, "train.precision = 'float16' is invalid; expected one of float32,"),
     ({"dataset": {"class_names": ["a", "b"]}},
      "dataset.class_names = ['a', 'b'] is invalid; expected a list of 10 distinct class names"),

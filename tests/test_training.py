@@ -1,7 +1,10 @@
 """The model, loss, schedule and augmentation, checked directly on small inputs."""
+import types
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from mnist_pipeline import training
 from mnist_pipeline.model import ModelFileError, build_model, load_model, predict_probabilities, shifted_views
@@ -47,6 +50,13 @@ def test_predictions_average_over_shifted_views():
     np.testing.assert_allclose(averaged, expected, rtol=1e-5)
     assert np.abs(averaged - single).max() > 1e-4  # the shifted copies do change the answer
     np.testing.assert_allclose(averaged.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_graph_calls_end_on_epoch_boundaries():
+    one_device = tf.distribute.get_strategy()
+    assert [training.steps_per_execution(steps, one_device) for steps in (375, 469, 4, 1)] == [25, 7, 4, 1]
+    two_replicas = types.SimpleNamespace(num_replicas_in_sync=2)  # tests/test_distribute.py trains with real ones
+    assert training.steps_per_execution(375, two_replicas) == 1
 
 
 def test_loss_without_smoothing_is_sparse_crossentropy():
