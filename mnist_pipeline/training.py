@@ -89,8 +89,9 @@ def random_affine(images, seed, augment):
         fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
 
 
-def training_dataset(x, y, batch_size, augment, seed, start_epoch=0):
-    """Shuffled, batched (and augmented, when any augment value is non-zero) training data, endless.
+def training_dataset(x, y, batch_size, augment, seed, epochs, start_epoch=0):
+    """Shuffled, batched (and augmented, when any augment value is non-zero) training data for epochs
+    `start_epoch` + 1 to `epochs`, then the end: nothing is left running in the background when the fit ends.
 
     Each epoch's order and warps depend only on (seed, epoch), so a run resumed at `start_epoch`
     sees exactly the batches an uninterrupted run would.
@@ -113,8 +114,8 @@ def training_dataset(x, y, batch_size, augment, seed, start_epoch=0):
     # of each global batch (DATA sharding), so the workers see different images in a repeatable order.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    epochs = tf.data.Dataset.range(start_epoch, 2 ** 31)
-    return epochs.flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE).with_options(options)
+    batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(epoch_batches)
+    return batches.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def steps_per_execution(steps_per_epoch, strategy):
@@ -185,7 +186,7 @@ def train_model(model_params, train_params, num_classes, train_data, val_data, c
     if checkpoint_dir:
         callbacks.append(resume.EpochCheckpoint(checkpoint_dir, run_id, past))
     data = training_dataset(x_train, y_train, train_params["batch_size"], train_params["augment"],
-                            train_params["seed"], start_epoch)
+                            train_params["seed"], train_params["epochs"], start_epoch)
     history = model.fit(data, initial_epoch=start_epoch, epochs=train_params["epochs"],
                         steps_per_epoch=steps_per_epoch, validation_data=(x_val, y_val),
                         validation_batch_size=1000, shuffle=False, callbacks=callbacks, verbose=verbose)

@@ -170,7 +170,7 @@ def worker_main(weights_file):
         model, log = fit(model_params, train_params, num_classes, train_data, *args, **kwargs)
         strategy = model.distribute_strategy
         data = training.training_dataset(*train_data, train_params["batch_size"], train_params["augment"],
-                                         train_params["seed"])
+                                         train_params["seed"], train_params["epochs"])
         images = next(iter(strategy.experimental_distribute_dataset(data)))[0]
         first, = strategy.experimental_local_results(images)  # one replica per worker
         trained = {f"w{i}": keras.ops.convert_to_numpy(w) for i, w in enumerate(model.trainable_weights)}
@@ -224,7 +224,8 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path):
     # Each worker gets its own half of every global batch (DATA sharding), in the order one device sees.
     params = yaml.safe_load((tmp_path / "worker0/params.yaml").read_text())["train"]
     batch, half = params["batch_size"], params["batch_size"] // 2
-    one_device = next(iter(training.training_dataset(*train, batch, params["augment"], params["seed"])))[0].numpy()
+    first_epoch = training.training_dataset(*train, batch, params["augment"], params["seed"], epochs=1)
+    one_device = next(iter(first_epoch))[0].numpy()
     np.testing.assert_array_equal(chief["first_batch"], one_device[:half])
     np.testing.assert_array_equal(other["first_batch"], one_device[half:])
 

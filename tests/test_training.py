@@ -88,15 +88,19 @@ def test_augmentation_off_is_identity_and_shift_moves_pixels():
     np.testing.assert_allclose(moved.sum(axis=(1, 2, 3)), 1.0, atol=0.05)  # the dot moves, it does not fade
 
 
-def test_training_dataset_is_repeatable():
+def test_training_dataset_is_repeatable_and_ends_after_the_last_epoch():
     x = np.random.default_rng(0).random((20, 28, 28, 1), dtype=np.float32)
     y = np.arange(20) % 10
     augment = {"rotation_deg": 10, "zoom": 0.1, "shift_px": 2}
-    first = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5).take(4)]
-    second = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5).take(4)]
+    first = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5, epochs=2)]
+    second = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5, epochs=2)]
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
-    assert [len(b) for b in first] == [8, 8, 4, 8]  # epochs of 20 images, batches of 8
+    assert [len(b) for b in first] == [8, 8, 4, 8, 8, 4]  # 2 epochs of 20 images, batches of 8
+    resumed = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5, epochs=2, start_epoch=1)]
+    assert len(resumed) == 3
+    for a, b in zip(first[3:], resumed):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_load_model_rejects_foreign_and_missing_files(tmp_path):
