@@ -7,7 +7,7 @@ A project recipe's final test accuracy is measured as the evaluate stage measure
 with test-time shifts). Prints one table and writes it as JSON (bench/results/training.json by default).
 
     python bench/bench_training.py                      # reference, default, fast (minutes)
-    python bench/bench_training.py --recipes reference default fast ensemble   # plus the 5-network ensemble (about an hour)
+    python bench/bench_training.py --recipes reference default fast ensemble   # plus the ensemble (about an hour)
     python bench/bench_training.py --recipes default --seeds 1 2 3
 """
 import argparse
