@@ -13,6 +13,7 @@ EVALUATE_METRICS = Path("metrics/evaluate.json")
 EVALUATE_SPEED = Path("metrics/evaluate_speed.json")
 
 HISTORY_PLOT = Path("plots/history.csv")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 PREDICTIONS_PLOT = Path("plots/predictions.csv")
 FIGURES_DIR = Path("plots/figures")
 REPORT_FILE = Path("reports/report.md")

@@ -15,12 +15,11 @@ import tensorflow as tf
 from mnist_pipeline import resume
 from mnist_pipeline.distribute import make_strategy, worker_count
 from mnist_pipeline.model import average_models, build_model
+from mnist_pipeline.paths import HISTORY_COLUMNS
 
 # At most this many training steps run per call into the compiled graph: fewer Python round trips,
 # identical results.
 STEPS_PER_EXECUTION = 25
-
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
 
 
 def configure(seed, precision):
@@ -193,7 +192,7 @@ def train_model(model_params, train_params, num_classes, train_data, val_data, c
     log = pd.DataFrame(history.history)
     log.insert(0, "epoch", range(start_epoch + 1, start_epoch + len(log) + 1))
     log = pd.concat([pd.DataFrame(past), log], ignore_index=True) if past else log
-    return model, log[HISTORY_COLUMNS]
+    return model, log[list(HISTORY_COLUMNS)]
 
 
 def train_ensemble(model_params, train_params, num_classes, train_data, val_data, callbacks=(), verbose="auto",

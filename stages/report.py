@@ -11,9 +11,9 @@ import sys
 from mnist_pipeline import report
 from mnist_pipeline.files import write_text
 from mnist_pipeline.params import load_params
-from mnist_pipeline.paths import (DATASET_METRICS, EVALUATE_METRICS, EVALUATE_SPEED, FIGURES_DIR, HISTORY_PLOT,
-                                  MODEL_CARD_FILE, MODEL_FILE, PREDICTIONS_PLOT, REPORT_FILE, TRAIN_METRICS,
-                                  TRAIN_SPEED)
+from mnist_pipeline.paths import (DATASET_METRICS, EVALUATE_METRICS, EVALUATE_SPEED, FIGURES_DIR, HISTORY_COLUMNS,
+                                  HISTORY_PLOT, MODEL_CARD_FILE, MODEL_FILE, PREDICTIONS_PLOT, REPORT_FILE,
+                                  TRAIN_METRICS, TRAIN_SPEED)
 from mnist_pipeline.stage import run_stage
 
 
@@ -29,7 +29,7 @@ def main():
                                                        "macro_recall", "macro_f1", "misclassified",
                                                        "per_class_accuracy")),
         evaluate_speed=report.read_json(EVALUATE_SPEED, ("eval_images_per_second",)),
-        history=report.read_csv(HISTORY_PLOT, report.HISTORY_COLUMNS),
+        history=report.read_csv(HISTORY_PLOT, HISTORY_COLUMNS),
         predictions=report.read_csv(PREDICTIONS_PLOT, report.PREDICTION_COLUMNS),
         figures=report.figure_links(FIGURES_DIR, REPORT_FILE.parent),
     )
