@@ -1,4 +1,5 @@
-"""Where each stage reads and writes, relative to the repository root (dvc.yaml declares the same)."""
+"""Where each stage reads and writes, relative to the repository root (dvc.yaml declares the same),
+and the columns of the two plot tables."""
 from pathlib import Path
 
 RAW_DIR = Path("data/raw")
@@ -15,6 +16,7 @@ EVALUATE_SPEED = Path("metrics/evaluate_speed.json")
 HISTORY_PLOT = Path("plots/history.csv")
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 PREDICTIONS_PLOT = Path("plots/predictions.csv")
+PREDICTION_COLUMNS = ("index", "actual", "predicted", "confidence")
 FIGURES_DIR = Path("plots/figures")
 REPORT_FILE = Path("reports/report.md")
 MODEL_CARD_FILE = Path("reports/model_card.md")

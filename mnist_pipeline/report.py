@@ -19,7 +19,6 @@ from mnist_pipeline.paths import HISTORY_PLOT, PREDICTIONS_PLOT, TRAIN_METRICS
 from mnist_pipeline.stage import PipelineError
 
 SPLITS = ("train", "val", "test")
-PREDICTION_COLUMNS = ("index", "actual", "predicted", "confidence")
 # plots/figures/<name> shown in the report, with the text each is linked under.
 FIGURES = {
     "accuracy.png": "Accuracy per epoch",

@@ -12,8 +12,8 @@ from mnist_pipeline import report
 from mnist_pipeline.files import write_text
 from mnist_pipeline.params import load_params
 from mnist_pipeline.paths import (DATASET_METRICS, EVALUATE_METRICS, EVALUATE_SPEED, FIGURES_DIR, HISTORY_COLUMNS,
-                                  HISTORY_PLOT, MODEL_CARD_FILE, MODEL_FILE, PREDICTIONS_PLOT, REPORT_FILE,
-                                  TRAIN_METRICS, TRAIN_SPEED)
+                                  HISTORY_PLOT, MODEL_CARD_FILE, MODEL_FILE, PREDICTION_COLUMNS, PREDICTIONS_PLOT,
+                                  REPORT_FILE, TRAIN_METRICS, TRAIN_SPEED)
 from mnist_pipeline.stage import run_stage
 
 
@@ -30,7 +30,7 @@ def main():
                                                        "per_class_accuracy")),
         evaluate_speed=report.read_json(EVALUATE_SPEED, ("eval_images_per_second",)),
         history=report.read_csv(HISTORY_PLOT, HISTORY_COLUMNS),
-        predictions=report.read_csv(PREDICTIONS_PLOT, report.PREDICTION_COLUMNS),
+        predictions=report.read_csv(PREDICTIONS_PLOT, PREDICTION_COLUMNS),
         figures=report.figure_links(FIGURES_DIR, REPORT_FILE.parent),
     )
     report.require_classes(EVALUATE_METRICS, inputs["evaluation"]["per_class_accuracy"], class_names)
