@@ -195,10 +195,29 @@ def train_model(model_params, train_params, num_classes, train_data, val_data, c
     return model, log[list(HISTORY_COLUMNS)]
 
 
+def fold_split(train_data, val_data, fold, seed):
+    """The (train, validation) data of cross-validation fold `fold` (0-based) over the training + validation images.
+
+    Fold 0 is the given split. Fold k > 0 validates on the k-th run of len(val) images in a seeded shuffle of the
+    training images (wrapping round), and trains on the rest of them plus the validation images; with a 20%
+    validation split, folds 0-4 hold out each image exactly once.
+    """
+    if fold == 0:
+        return train_data, val_data
+    (x_train, y_train), (x_val, y_val) = train_data, val_data
+    order = np.random.default_rng(seed).permutation(len(x_train))
+    held = np.zeros(len(x_train), dtype=bool)
+    held[order[np.arange((fold - 1) * len(x_val), fold * len(x_val)) % len(x_train)]] = True
+    return ((np.concatenate([x_train[~held], x_val]), np.concatenate([y_train[~held], y_val])),
+            (x_train[held], y_train[held]))
+
+
 def train_ensemble(model_params, train_params, num_classes, train_data, val_data, callbacks=(), verbose="auto",
                    checkpoint_dir=None):
     """Trains `train.ensemble` networks with seeds seed, seed + 1, ... (one after another), as `train_model` does.
 
+    With `train.ensemble_split: folds`, member i trains and validates on cross-validation fold i - 1 (see
+    `fold_split`), so the members see different images; with `same` they all use the given split.
     Returns (the model averaging their outputs, or the one network; one history DataFrame per member).
     With `checkpoint_dir`, member i checkpoints in its subfolder `member<i>` (the folder itself for a single
     network), so a killed run keeps its finished members and resumes the unfinished one.
@@ -206,10 +225,12 @@ def train_ensemble(model_params, train_params, num_classes, train_data, val_data
     count, models, logs = train_params["ensemble"], [], []
     for i in range(count):
         member_dir = checkpoint_dir if checkpoint_dir is None or count == 1 else checkpoint_dir / f"member{i + 1}"
+        fold = i if train_params["ensemble_split"] == "folds" else 0
         if count > 1:
-            print(f"ensemble member {i + 1} of {count} (seed {train_params['seed'] + i})")
+            print(f"ensemble member {i + 1} of {count} (seed {train_params['seed'] + i}, fold {fold + 1})")
         model, log = train_model(model_params, {**train_params, "seed": train_params["seed"] + i}, num_classes,
-                                 train_data, val_data, callbacks, verbose, member_dir)
+                                 *fold_split(train_data, val_data, fold, train_params["seed"]), callbacks, verbose,
+                                 member_dir)
         models.append(model)
         logs.append(log)
     return average_models(models), logs

@@ -60,7 +60,7 @@ def test_ensemble_averages_members_and_keeps_finished_ones(tmp_path, data, monke
     from mnist_pipeline.model import ensemble_members, load_model
 
     train, val = data
-    params = {**TRAIN, "ensemble": 2, "epochs": 2}
+    params = {**TRAIN, "ensemble": 2, "ensemble_split": "same", "epochs": 2}
     model, logs = training.train_ensemble(MODEL, params, 10, train, val, verbose=0, checkpoint_dir=tmp_path)
     members = ensemble_members(model)
     assert [m.name for m in members] == ["member1", "member2"] and len(logs) == 2
@@ -70,6 +70,11 @@ def test_ensemble_averages_members_and_keeps_finished_ones(tmp_path, data, monke
     assert np.abs(outputs[0] - outputs[1]).max() > 1e-3  # other seed, other network
     np.testing.assert_allclose(model.predict(val[0], verbose=0), np.mean(outputs, axis=0), rtol=1e-5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["member1", "member2"]
+
+    # With folds, member 2 trains on other images (part of val among them): same seed, other weights.
+    folds, fold_logs = training.train_ensemble(MODEL, {**params, "ensemble_split": "folds"}, 10, train, val, verbose=0)
+    assert list(fold_logs[0]["val_loss"]) == list(logs[0]["val_loss"])  # member 1: the given split
+    assert not np.allclose(ensemble_members(folds)[1].get_weights()[0], members[1].get_weights()[0])
 
     # A rerun over the same checkpoints (as after a kill during a later member) trains nothing again.
     monkeypatch.setattr(keras.Model, "train_step", lambda *args: pytest.fail("a finished member was retrained"))

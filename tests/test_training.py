@@ -103,6 +103,24 @@ def test_training_dataset_is_repeatable_and_ends_after_the_last_epoch():
         np.testing.assert_array_equal(a, b)
 
 
+def test_folds_hold_out_every_image_once_and_train_on_the_rest():
+    x_train, x_val = np.arange(40, dtype=np.float32), np.arange(40, 50, dtype=np.float32)  # image ids as "images"
+    train, val = (x_train, x_train % 10), (x_val, x_val % 10)
+    assert training.fold_split(train, val, 0, seed=1) == (train, val)
+    held_out = [x_val]
+    for fold in range(1, 5):
+        (x_fold_train, y_fold_train), (x_fold_val, y_fold_val) = training.fold_split(train, val, fold, seed=1)
+        assert len(x_fold_val) == 10 and len(x_fold_train) == 40
+        assert sorted(np.concatenate([x_fold_train, x_fold_val])) == list(range(50))  # nothing lost or doubled
+        np.testing.assert_array_equal(y_fold_val, x_fold_val % 10)  # labels stay with their images
+        held_out.append(x_fold_val)
+    assert sorted(np.concatenate(held_out)) == list(range(50))  # five folds: each image validated once
+    _, (again, _) = training.fold_split(train, val, 3, seed=1)
+    _, (other_seed, _) = training.fold_split(train, val, 3, seed=2)
+    np.testing.assert_array_equal(again, held_out[3])
+    assert sorted(other_seed) != sorted(held_out[3])
+
+
 def test_load_model_rejects_foreign_and_missing_files(tmp_path):
     with pytest.raises(ModelFileError, match=r"nothing.keras: model file not found"):
         load_model(tmp_path / "nothing.keras")
