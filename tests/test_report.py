@@ -180,7 +180,7 @@ def test_malformed_metrics_file_fails_with_one_line(tiny, tmp_path):
 
 def test_ensemble_run_saves_one_averaging_model_and_reports_it(tmp_path):
     repo, env = make_pipeline_copy(tmp_path)
-    update_params(repo / "params.yaml", {"train": {"ensemble": 2}})
+    update_params(repo / "params.yaml", {"train": {"ensemble": 2, "ensemble_split": "folds"}})
     dvc("repro", cwd=repo, env=env)
     train = read_json(repo, "train.json")
     assert list(train["member_final_val_accuracy"]) == ["member1", "member2"]
@@ -191,5 +191,6 @@ def test_ensemble_run_saves_one_averaging_model_and_reports_it(tmp_path):
     assert "Layers of each of its 2 members (`member1` to `member2`" in text
     layers = table_rows(text, "## Architecture")
     assert 2 * sum(integer(cells[2]) for cells in layers.values()) == train["parameters"]
-    assert "an ensemble that averages 2 such networks" in (repo / "reports/model_card.md").read_text()
+    assert ("an ensemble that averages 2 such networks trained with consecutive seeds, each on its own "
+            "cross-validation fold") in (repo / "reports/model_card.md").read_text()
     assert (repo / "plots/figures/filters.png").is_file()

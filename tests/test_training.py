@@ -97,6 +97,11 @@ def test_training_dataset_is_repeatable_and_ends_after_the_last_epoch():
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
     assert [len(b) for b in first] == [8, 8, 4, 8, 8, 4]  # 2 epochs of 20 images, batches of 8
+    # No tf.data autotuner: its thread, waking once a minute, would hold up the end of every fit.
+    assert training.training_dataset(x, y, 8, augment, seed=5, epochs=2).options().autotune.enabled is False
+    validation = training.validation_dataset(x, y, 8)
+    assert validation.options().autotune.enabled is False
+    np.testing.assert_array_equal(np.concatenate([b[0].numpy() for b in validation]), x)  # all of them, in order
     resumed = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5, epochs=2, start_epoch=1)]
     assert len(resumed) == 3
     for a, b in zip(first[3:], resumed):
