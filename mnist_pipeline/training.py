@@ -126,7 +126,7 @@ def dataset_options():
     Under MultiWorkerMirroredStrategy every worker builds the same pipeline and keeps its own part of
     each global batch (DATA sharding), so the workers see different images in a repeatable order.
     tf.data's autotuner runs in a thread that wakes up at most once a minute, and the end of a fit
-    waits for it: 0-60 s lost per fit, measured. A fixed prefetch keeps the cores as busy.
+    waits for it: 0-60 s lost per fit, measured. A fixed prefetch keeps the epochs as fast.
     """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

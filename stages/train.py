@@ -8,9 +8,10 @@ memory: these vary from run to run). With `train.ensemble` > 1 it trains that ma
 consecutive seeds (each on its own cross-validation fold of train + val with `train.ensemble_split:
 folds`) and saves the model that averages them; history.csv and the validation figures of
 train.json are then the first member's (trained on the train split), and train.json gives each
-member's final validation accuracy (on its own fold). While it runs, data/checkpoints/train/ holds the last finished epoch (of each member), so
-a killed run resumes there; it is removed once the outputs are written. In a multi-worker run
-(TF_CONFIG) only the chief writes: the other workers write into a temporary directory, then delete it.
+member's final validation accuracy (on its own fold). While it runs, data/checkpoints/train/
+holds the last finished epoch (of each member), so a killed run resumes there; it is removed once
+the outputs are written. In a multi-worker run (TF_CONFIG) only the chief writes: the other workers
+write into a temporary directory, then delete it.
 """
 import os
 import resource
