@@ -118,6 +118,7 @@ def test_folds_hold_out_every_image_once_and_train_on_the_rest():
         assert len(x_fold_val) == 10 and len(x_fold_train) == 40
         assert sorted(np.concatenate([x_fold_train, x_fold_val])) == list(range(50))  # nothing lost or doubled
         np.testing.assert_array_equal(y_fold_val, x_fold_val % 10)  # labels stay with their images
+        np.testing.assert_array_equal(y_fold_train, x_fold_train % 10)
         held_out.append(x_fold_val)
     assert sorted(np.concatenate(held_out)) == list(range(50))  # five folds: each image validated once
     _, (again, _) = training.fold_split(train, val, 3, seed=1)
