@@ -267,10 +267,10 @@ def describe_test_time_augmentation(shift_px):
 
 def member_training(train):
     """How an ensemble's members were trained (`train.ensemble_split`)."""
+    how = "trained with consecutive seeds"
     if train["ensemble_split"] == "folds":
-        return ("trained with consecutive seeds, each on its own cross-validation fold of the training and "
-                "validation images")
-    return "trained with consecutive seeds"
+        how += ", each on its own cross-validation fold of the training and validation images"
+    return how
 
 
 def ensemble_note(members, train):
