@@ -91,17 +91,20 @@ def run_recipe(recipe, seed, data_dir, epochs):
         model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
         epochs = epochs or 15
         model.fit(x_all, y_all, batch_size=128, epochs=epochs, validation_split=0.1, callbacks=[log], verbose=2)
-        n_train, networks, shift_px = int(len(x_all) * 0.9), 1, 0
+        networks, shift_px = 1, 0
+        images = epochs * int(len(x_all) * 0.9)
         accuracy = log.accuracy[-1]
     else:
         from mnist_pipeline.model import predict_probabilities
-        from mnist_pipeline.training import train_ensemble
+        from mnist_pipeline.training import member_train_images, train_ensemble
         model_params, train_params, evaluate = recipe_params(recipe, seed)
         train_params["epochs"] = epochs or train_params["epochs"]
         train_params["warmup_epochs"] = min(train_params["warmup_epochs"], train_params["epochs"] - 1)
         model, _ = train_ensemble(model_params, train_params, 10, (x_train, y_train), (x_val, y_val),
                                   callbacks=[log], verbose=2)
-        epochs, n_train, networks = train_params["epochs"], len(x_train), train_params["ensemble"]
+        epochs, networks = train_params["epochs"], train_params["ensemble"]
+        images = epochs * sum(member_train_images(len(x_train), len(x_val), i, train_params["ensemble_split"])
+                              for i in range(networks))
         shift_px = evaluate["test_time_shift_px"]
         probabilities = predict_probabilities(model, x_test, evaluate["batch_size"], shift_px)
         accuracy = float((probabilities.argmax(axis=1) == y_test).mean())
@@ -109,7 +112,7 @@ def run_recipe(recipe, seed, data_dir, epochs):
     first = {t: next((s for s, a in zip(log.seconds, log.accuracy) if a >= t), None) for t in THRESHOLDS}
     return {"recipe": recipe, "seed": seed, "epochs": epochs, "networks": networks, "test_time_shift_px": shift_px,
             "test_accuracy": accuracy, "training_seconds": round(seconds, 1),
-            "train_images_per_second": round(networks * epochs * n_train / seconds, 1),
+            "train_images_per_second": round(images / seconds, 1),
             **{f"seconds_to_{t:.1%}": None if s is None else round(s, 1) for t, s in first.items()},
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "test_accuracy_per_epoch": [round(a, 4) for a in log.accuracy]}  # of each network in turn

@@ -173,7 +173,7 @@ def _train(p, key):
     _int(p["ensemble"], f"{key}.ensemble", 1, 20)
     if p["ensemble"] > 1 and p["strategy"] == "multi_worker":
         _fail(f"{key}.ensemble", p["ensemble"], "1 with train.strategy multi_worker (its workers start one run each)")
-    _choice(p["ensemble_split"], f"{key}.ensemble_split", ("same", "folds"))
+    _choice(p["ensemble_split"], f"{key}.ensemble_split", ("same", "folds", "all"))
     _int(p["epochs"], f"{key}.epochs", 1, 1000)
     _int(p["batch_size"], f"{key}.batch_size", 1, 65536)
     _choice(p["optimizer"], f"{key}.optimizer", ("adam", "adamw"))

@@ -270,6 +270,8 @@ def member_training(train):
     how = "trained with consecutive seeds"
     if train["ensemble_split"] == "folds":
         how += ", each on its own cross-validation fold of the training and validation images"
+    elif train["ensemble_split"] == "all":
+        how += ", the first on the train split and the others on all the training and validation images"
     return how
 
 

@@ -229,12 +229,37 @@ def fold_split(train_data, val_data, fold, seed):
             (x_train[held], y_train[held]))
 
 
+def member_split(train_data, val_data, member, ensemble_split, seed):
+    """(train data, validation data, what it trains on) of ensemble member `member` (0-based).
+
+    Member 0 uses the given split. With `train.ensemble_split` `same` so do the others; with `folds` member i
+    uses cross-validation fold i (see `fold_split`); with `all` the others train on every training and
+    validation image and are still validated on the validation split, which they then have seen
+    (`validation_held_out` says which members' validation figures are true ones).
+    """
+    if member == 0 or ensemble_split == "same":
+        return train_data, val_data, "the train split"
+    if ensemble_split == "folds":
+        return *fold_split(train_data, val_data, member, seed), f"fold {member + 1}"
+    (x_train, y_train), (x_val, y_val) = train_data, val_data
+    return (np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])), val_data, "train + val"
+
+
+def validation_held_out(member, ensemble_split):
+    """Whether ensemble member `member` (0-based) is validated on images it did not train on."""
+    return member == 0 or ensemble_split != "all"
+
+
+def member_train_images(n_train, n_val, member, ensemble_split):
+    """How many images ensemble member `member` (0-based) trains on, of `n_train` train and `n_val` validation."""
+    return n_train if validation_held_out(member, ensemble_split) else n_train + n_val
+
+
 def train_ensemble(model_params, train_params, num_classes, train_data, val_data, callbacks=(), verbose="auto",
                    checkpoint_dir=None):
     """Trains `train.ensemble` networks with seeds seed, seed + 1, ... (one after another), as `train_model` does.
 
-    With `train.ensemble_split: folds`, member i trains and validates on cross-validation fold i - 1 (see
-    `fold_split`), so the members see different images; with `same` they all use the given split.
+    The data of member i is `member_split`'s for `train.ensemble_split`.
     Returns (the model averaging their outputs, or the one network; one history DataFrame per member).
     With `checkpoint_dir`, member i checkpoints in its subfolder `member<i>` (the folder itself for a single
     network), so a killed run keeps its finished members and resumes the unfinished one.
@@ -242,12 +267,12 @@ def train_ensemble(model_params, train_params, num_classes, train_data, val_data
     count, models, logs = train_params["ensemble"], [], []
     for i in range(count):
         member_dir = checkpoint_dir if checkpoint_dir is None or count == 1 else checkpoint_dir / f"member{i + 1}"
-        fold = i if train_params["ensemble_split"] == "folds" else 0
+        member_train, member_val, trains_on = member_split(train_data, val_data, i, train_params["ensemble_split"],
+                                                          train_params["seed"])
         if count > 1:
-            print(f"ensemble member {i + 1} of {count} (seed {train_params['seed'] + i}, fold {fold + 1})")
+            print(f"ensemble member {i + 1} of {count} (seed {train_params['seed'] + i}, {trains_on})")
         model, log = train_model(model_params, {**train_params, "seed": train_params["seed"] + i}, num_classes,
-                                 *fold_split(train_data, val_data, fold, train_params["seed"]), callbacks, verbose,
-                                 member_dir)
+                                 member_train, member_val, callbacks, verbose, member_dir)
         models.append(model)
         logs.append(log)
     return average_models(models), logs

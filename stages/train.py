@@ -6,9 +6,10 @@ learning rate, seconds), metrics/train.json (epochs, best validation accuracy, p
 the same on every rerun) and metrics/train_speed.json (training seconds, images per second, peak
 memory: these vary from run to run). With `train.ensemble` > 1 it trains that many networks with
 consecutive seeds (each on its own cross-validation fold of train + val with `train.ensemble_split:
-folds`) and saves the model that averages them; history.csv and the validation figures of
-train.json are then the first member's (trained on the train split), and train.json gives each
-member's final validation accuracy (on its own fold). While it runs, data/checkpoints/train/
+folds`; all but the first on train + val with `all`) and saves the model that averages them;
+history.csv and the validation figures of train.json are then the first member's (trained on the
+train split), and train.json gives each member's final validation accuracy (on its own fold; null
+for a member trained on the validation images too). While it runs, data/checkpoints/train/
 holds the last finished epoch (of each member), so a killed run resumes there; it is removed once
 the outputs are written. In a multi-worker run (TF_CONFIG) only the chief writes: the other workers
 write into a temporary directory, then delete it.
@@ -42,7 +43,7 @@ def main():
 
     from mnist_pipeline import resume  # imported after the checks: TensorFlow loads slowly
     from mnist_pipeline.distribute import is_chief
-    from mnist_pipeline.training import train_ensemble
+    from mnist_pipeline.training import member_train_images, train_ensemble, validation_held_out
 
     if not is_chief():  # another worker: trains in step with the chief, its outputs are thrown away
         scratch = tempfile.TemporaryDirectory(prefix="train-worker-")  # deleted when main() returns
@@ -69,13 +70,15 @@ def main():
         "final_val_accuracy": round(float(log["val_accuracy"].iloc[-1]), 6),
         "final_val_loss": round(float(log["val_loss"].iloc[-1]), 6),
         "parameters": int(model.count_params()),
-        "member_final_val_accuracy": {f"member{i}": round(float(member["val_accuracy"].iloc[-1]), 6)
-                                      for i, member in enumerate(logs, start=1)},
+        "member_final_val_accuracy": {
+            f"member{i + 1}": round(float(member["val_accuracy"].iloc[-1]), 6)
+            if validation_held_out(i, train["ensemble_split"]) else None for i, member in enumerate(logs)},
     })
+    images = train["epochs"] * sum(member_train_images(len(x_train), len(x_val), i, train["ensemble_split"])
+                                   for i in range(len(logs)))
     write_json(TRAIN_SPEED, {
         "training_seconds": round(seconds, 1),
-        "train_images_per_second": round(len(logs) * train["epochs"] * len(x_train)
-                                         / sum(float(member["seconds"].sum()) for member in logs), 1),
+        "train_images_per_second": round(images / sum(float(member["seconds"].sum()) for member in logs), 1),
         "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     })
     resume.clear(TRAIN_CHECKPOINT_DIR)

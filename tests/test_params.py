@@ -33,7 +33,7 @@ def test_committed_params_are_valid():
     ({"train": {"momentum": 0.9}},
      "train.momentum is not a known key; allowed: augment, batch_size, ensemble, ensemble_split,"),
     ({"train": {"ensemble_split": "bagging"}},
-     "train.ensemble_split = 'bagging' is invalid; expected one of same, folds"),
+     "train.ensemble_split = 'bagging' is invalid; expected one of same, folds, all"),
     ({"train": {"precision": "float16"}}, "train.precision = 'float16' is invalid; expected one of float32,"),
     ({"dataset": {"class_names": ["a", "b"]}},
      "dataset.class_names = ['a', 'b'] is invalid; expected a list of 10 distinct class names"),

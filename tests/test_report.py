@@ -16,6 +16,8 @@ import pytest
 from conftest import dvc, make_pipeline_copy, run, update_params
 from test_pipeline import stages_run
 
+from mnist_pipeline.report import member_training
+
 pytestmark = pytest.mark.slow
 
 _TINY_RUN = {}
@@ -180,9 +182,11 @@ def test_malformed_metrics_file_fails_with_one_line(tiny, tmp_path):
 
 def test_ensemble_run_saves_one_averaging_model_and_reports_it(tmp_path):
     repo, env = make_pipeline_copy(tmp_path)
-    update_params(repo / "params.yaml", {"train": {"ensemble": 2, "ensemble_split": "folds"}})
+    update_params(repo / "params.yaml", {"train": {"ensemble": 2, "ensemble_split": "all"}})
     dvc("repro", cwd=repo, env=env)
     train = read_json(repo, "train.json")
+    # member 2 trained on the validation images too: no validation figure for it
+    assert train["member_final_val_accuracy"]["member2"] is None
     assert list(train["member_final_val_accuracy"]) == ["member1", "member2"]
     history = pd.read_csv(repo / "plots/history.csv")
     assert train["final_val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1], abs=1e-6)
@@ -191,6 +195,15 @@ def test_ensemble_run_saves_one_averaging_model_and_reports_it(tmp_path):
     assert "Layers of each of its 2 members (`member1` to `member2`" in text
     layers = table_rows(text, "## Architecture")
     assert 2 * sum(integer(cells[2]) for cells in layers.values()) == train["parameters"]
-    assert ("an ensemble that averages 2 such networks trained with consecutive seeds, each on its own "
-            "cross-validation fold") in (repo / "reports/model_card.md").read_text()
+    card = (repo / "reports/model_card.md").read_text()
+    assert ("an ensemble that averages 2 such networks trained with consecutive seeds, the first on the train "
+            "split and the others on all the training and validation images,") in card
     assert (repo / "plots/figures/filters.png").is_file()
+
+
+def test_member_training_says_what_each_ensemble_split_trains_on():
+    assert member_training({"ensemble_split": "same"}) == "trained with consecutive seeds"
+    assert member_training({"ensemble_split": "folds"}).endswith(
+        "each on its own cross-validation fold of the training and validation images")
+    assert member_training({"ensemble_split": "all"}).endswith(
+        "the first on the train split and the others on all the training and validation images")

@@ -127,6 +127,30 @@ def test_folds_hold_out_every_image_once_and_train_on_the_rest():
     assert sorted(other_seed) != sorted(held_out[3])
 
 
+@pytest.mark.parametrize("ensemble_split", ["same", "folds", "all"])
+def test_members_train_on_the_images_their_split_gives_them(ensemble_split):
+    x_train, x_val = np.arange(40, dtype=np.float32), np.arange(40, 50, dtype=np.float32)  # image ids as "images"
+    train, val = (x_train, x_train % 10), (x_val, x_val % 10)
+    first_train, first_val, _ = training.member_split(train, val, 0, ensemble_split, seed=1)
+    assert (first_train, first_val) == (train, val)  # member 1 always trains on the train split
+    assert training.validation_held_out(0, ensemble_split)
+    for member in (1, 2):
+        (x_member, y_member), (x_member_val, _), trains_on = training.member_split(train, val, member,
+                                                                                   ensemble_split, seed=1)
+        np.testing.assert_array_equal(y_member, x_member % 10)  # labels stay with their images
+        seen = set(x_member) & set(x_member_val)
+        assert len(x_member) == training.member_train_images(40, 10, member, ensemble_split)
+        assert training.validation_held_out(member, ensemble_split) == (not seen)
+        if ensemble_split == "all":
+            assert sorted(x_member) == list(range(50)) and trains_on == "train + val"
+            assert seen == set(x_val)  # validated on images it trained on: figures to be ignored
+        elif ensemble_split == "folds":
+            assert trains_on == f"fold {member + 1}" and set(x_member) & set(x_val)  # some validation images
+        else:
+            np.testing.assert_array_equal(x_member, x_train)
+            assert trains_on == "the train split"
+
+
 def test_load_model_rejects_foreign_and_missing_files(tmp_path):
     with pytest.raises(ModelFileError, match=r"nothing.keras: model file not found"):
         load_model(tmp_path / "nothing.keras")
