@@ -237,12 +237,12 @@ def member_split(train_data, val_data, member, ensemble_split, seed):
     validation image and are still validated on the validation split, which they then have seen
     (`validation_held_out` says which members' validation figures are true ones).
     """
-    if member == 0 or ensemble_split == "same":
-        return train_data, val_data, "the train split"
-    if ensemble_split == "folds":
+    if not validation_held_out(member, ensemble_split):
+        (x_train, y_train), (x_val, y_val) = train_data, val_data
+        return (np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])), val_data, "train + val"
+    if member > 0 and ensemble_split == "folds":
         return *fold_split(train_data, val_data, member, seed), f"fold {member + 1}"
-    (x_train, y_train), (x_val, y_val) = train_data, val_data
-    return (np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])), val_data, "train + val"
+    return train_data, val_data, "the train split"
 
 
 def validation_held_out(member, ensemble_split):
