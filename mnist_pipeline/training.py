@@ -16,6 +16,7 @@ from mnist_pipeline import resume
 from mnist_pipeline.distribute import make_strategy, worker_count
 from mnist_pipeline.model import average_models, build_model
 from mnist_pipeline.paths import HISTORY_COLUMNS
+from mnist_pipeline.precision import resolve_precision
 
 # At most this many training steps run per call into the compiled graph: fewer Python round trips,
 # identical results.
@@ -28,7 +29,7 @@ def configure(seed, precision):
     """Seeds Python, NumPy and TensorFlow, makes TF ops deterministic and sets the dtype policy."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    keras.mixed_precision.set_global_policy(precision)
+    keras.mixed_precision.set_global_policy(resolve_precision(precision))
 
 
 @keras.saving.register_keras_serializable(package="mnist_pipeline")
