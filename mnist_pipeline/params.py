@@ -1,12 +1,20 @@
-"""Reads `params.yaml` and validates the sections a stage uses before it does any work.
+"""Reads `params.yaml` as DVC does and validates the params a stage declares, before it does any work.
 
-Each check raises `ParamsError` with one line naming the key, the value given and what is allowed.
+The schema is the strict pydantic models below. `load_params("train", "dataset.class_names")` returns a
+`Params`: `params.train.epochs`, `params.dataset.class_names`; sections not asked for are None, and a
+section asked for by dotted keys has only those fields. Every problem raises `ParamsError`, one line
+naming the file, the key, the value and what is allowed. The file is parsed with ruamel.yaml's safe
+loader as DVC parses it (YAML 1.2: `3e-3` is a number, `yes` a string, duplicate keys an error).
 """
 import copy
 import math
+from functools import cache
 from pathlib import Path
+from typing import Annotated, Literal, get_args, get_origin
 
-import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+from ruamel.yaml import YAML, YAMLError
 
 from mnist_pipeline.stage import PipelineError
 
@@ -14,43 +22,175 @@ PARAMS_FILE = Path("params.yaml")
 
 
 class ParamsError(PipelineError, ValueError):
-    """A value in params.yaml is missing, of the wrong type or out of range."""
+    """params.yaml (or a preset) cannot be read, or a value in it is missing, unknown or out of range."""
 
+
+# --- value types: each carries the one-line description used in error messages ------------------
+
+def integer(low, high=math.inf):
+    bounds = {"ge": low} | ({} if high == math.inf else {"le": high})
+    return Annotated[int, Field(**bounds, description=f"an integer in [{low}, {high}]")]
+
+
+def number(low, high, low_open=False, high_open=False):
+    bounds = {"gt" if low_open else "ge": low, "lt" if high_open else "le": high}
+    text = f"a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    return Annotated[float, Field(**bounds, allow_inf_nan=False, description=text)]
+
+
+def choice(*options):
+    return Annotated[Literal[options], Field(description=f"one of {', '.join(options)}")]
+
+
+def distinct(values):
+    if len(set(values)) < len(values):
+        raise ValueError("values repeat")
+    return values
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1, description="a non-empty string")]
+
+
+# --- the schema ----------------------------------------------------------------------------------
+
+class Section(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class FileEntry(Section):
+    name: NonEmptyStr
+    sha256: Annotated[str, Field(pattern="^[0-9a-f]{64}$", description="64 lowercase hex digits")]
+
+
+class Files(Section):
+    train_images: FileEntry
+    train_labels: FileEntry
+    test_images: FileEntry
+    test_labels: FileEntry
+
+
+class Dataset(Section):
+    name: NonEmptyStr
+    mirrors: Annotated[list[NonEmptyStr], Field(min_length=1, description="a non-empty list of URLs")]
+    files: Files
+    class_names: Annotated[list[str], Field(min_length=10, max_length=10), AfterValidator(distinct),
+                           Field(description="a list of 10 distinct class names")]
+
+
+class Preprocess(Section):
+    val_fraction: number(0, 1, low_open=True, high_open=True)
+    seed: integer(0)
+
+
+class ConvBlock(Section):
+    filters: integer(1, 1024)
+    convs: integer(1, 4)
+
+
+class Model(Section):
+    conv_blocks: Annotated[list[ConvBlock], Field(min_length=1, max_length=3,
+                                                  description="a list of 1 to 3 blocks (28 px halves at each)")]
+    batchnorm: Annotated[bool, Field(description="true or false")]
+    activation: choice("relu", "gelu", "silu", "elu")
+    dense_units: integer(0, 4096)
+    dropout: number(0, 1, high_open=True)
+
+
+class Augment(Section):
+    rotation_deg: number(0, 45)
+    zoom: number(0, 0.5)
+    shift_px: number(0, 8)
+
+
+class Train(Section):
+    seed: integer(0)
+    epochs: integer(1, 1000)
+    batch_size: integer(1, 65536)
+    optimizer: choice("adam", "adamw")
+    learning_rate: number(0, 1, low_open=True)
+    warmup_epochs: integer(0)
+    schedule: choice("cosine", "constant")
+    label_smoothing: number(0, 1, high_open=True)
+    precision: choice("auto", "float32", "mixed_bfloat16", "mixed_float16")
+    strategy: choice("auto", "one_device", "mirrored", "multi_worker")
+    augment: Augment
+    ensemble: integer(1, 20)
+    ensemble_split: choice("same", "folds", "all")
+
+    @model_validator(mode="after")
+    def check_across_fields(self):
+        if self.warmup_epochs > self.epochs - 1:
+            raise invalid_field("warmup_epochs", f"an integer in [0, {self.epochs - 1}]")
+        if self.ensemble > 1 and self.strategy == "multi_worker":
+            raise invalid_field("ensemble", "1 with train.strategy multi_worker (its workers start one run each)")
+        return self
+
+
+class Evaluate(Section):
+    batch_size: integer(1, 100000)
+    test_time_shift_px: integer(0, 4)
+
+
+class Visualize(Section):
+    sample_count: integer(1, 100)
+    mistake_count: integer(1, 100)
+    dpi: integer(50, 600)
+
+
+class Params(BaseModel):
+    """The validated params a stage asked for; the sections it did not ask for are None."""
+    model_config = ConfigDict(frozen=True)
+    dataset: Dataset | None = None
+    preprocess: Preprocess | None = None
+    model: Model | None = None
+    train: Train | None = None
+    evaluate: Evaluate | None = None
+    visualize: Visualize | None = None
+
+
+SECTIONS = {name: get_args(info.annotation)[0] for name, info in Params.model_fields.items()}
+
+
+def invalid_field(field, expected):  # a check across fields, reported on one of them
+    return PydanticCustomError("invalid_field", "{field}: expected {expected}", {"field": field, "expected": expected})
+
+
+# --- loading -------------------------------------------------------------------------------------
 
 def load_params(*keys, path=PARAMS_FILE):
-    """Returns {key: validated value} for the named sections or dotted keys ("dataset.files")."""
-    path = Path(path)
-    try:
-        params = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: file not found (run from the repository root)") from None
-    except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(params, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections, got {type(params).__name__}")
-    out = {}
+    """A `Params` holding the named sections ("train") and section fields ("dataset.files"), validated."""
+    raw = read_mapping(path)
+    whole, found = [key for key in keys if "." not in key], {}
     for key in keys:
-        value = params
-        for part in key.split("."):
-            if not isinstance(value, dict) or part not in value:
+        section, _, field = key.partition(".")
+        if section not in SECTIONS or field and field not in SECTIONS[section].model_fields:
+            raise ValueError(f"{key!r} is not a params key")
+        if section not in raw:
+            raise ParamsError(f"{path}: {section} is missing")
+        if not field:
+            found[section] = raw[section]
+        elif section not in whole:
+            if not isinstance(raw[section], dict) or field not in raw[section]:
                 raise ParamsError(f"{path}: {key} is missing")
-            value = value[part]
-        out[key] = SCHEMAS[key](value, key)
-    return out
+            found.setdefault(section, {})[field] = raw[section][field]
+    return Params.model_construct(**{section: validate(section, value, path, section in whole)
+                                     for section, value in found.items()})
 
 
 def merge_preset(params, preset_path):
-    """`params` (from load_params) with a preset file's values merged on top, validated again.
-
-    A preset is a partial params file, e.g. `train: {epochs: 30}`; it may only change sections in `params`.
-    """
-    preset = yaml.safe_load(Path(preset_path).read_text()) or {}
-    merged = copy.deepcopy(params)
+    """`params` with a preset (a partial params file: `train: {epochs: 30}`) merged on top, validated again."""
+    preset = read_mapping(preset_path, allow_empty=True)
+    loaded = [name for name in SECTIONS if getattr(params, name) is not None]
+    merged = {}
     for section, values in preset.items():
-        if section not in merged:
-            raise ParamsError(f"{preset_path}: section '{section}' is not one of {', '.join(merged)}")
-        deep_merge(merged[section], values)
-    return {key: SCHEMAS[key](value, key) for key, value in merged.items()}
+        if section not in loaded:
+            raise ParamsError(f"{preset_path}: section {section!r} is not one of {', '.join(loaded)}")
+        if not isinstance(values, dict):
+            raise ParamsError(f"{preset_path}: {section} = {values!r} is invalid; expected a mapping")
+        merged[section] = getattr(params, section).model_dump()
+        deep_merge(merged[section], copy.deepcopy(values))
+        merged[section] = validate(section, merged[section], preset_path, whole=True)
+    return params.model_copy(update=merged)
 
 
 def deep_merge(target, updates):
@@ -62,149 +202,94 @@ def deep_merge(target, updates):
             target[key] = value
 
 
-# --- small checkers: each returns the value or raises ParamsError naming the key -----------------
-
-def _fail(key, value, allowed):
-    raise ParamsError(f"params.yaml: {key} = {value!r} is invalid; expected {allowed}")
-
-
-def _mapping(value, key, required, optional=()):
-    if not isinstance(value, dict):
-        _fail(key, value, "a mapping")
-    unknown = sorted(set(value) - set(required) - set(optional))
-    if unknown:
-        raise ParamsError(f"params.yaml: {key}.{unknown[0]} is not a known key; "
-                          f"allowed: {', '.join(sorted([*required, *optional]))}")
-    for name in required:
-        if name not in value:
-            raise ParamsError(f"params.yaml: {key}.{name} is missing")
-    return value
-
-
-def _int(value, key, low, high=math.inf):
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        _fail(key, value, f"an integer in [{low}, {high}]")
-    return value
-
-
-def _number(value, key, low, high, low_open=False, high_open=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        _fail(key, value, f"a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}")
-    return float(value)
+def read_mapping(path, allow_empty=False):
+    """The top-level mapping of YAML file `path`, parsed as DVC parses params files."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+        content = YAML(typ="safe").load(text)
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found (run from the repository root)") from None
+    except OSError as err:
+        raise ParamsError(f"{path}: cannot be read ({err.strerror})") from None
+    except UnicodeDecodeError as err:
+        line, column = err.object.count(b"\n", 0, err.start) + 1, err.start - err.object.rfind(b"\n", 0, err.start)
+        raise ParamsError(f"{path}:{line}:{column}: not valid UTF-8 (byte {err.object[err.start]:#04x})") from None
+    except YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise ParamsError(f"{path}{where}: not valid YAML ({problem})") from None
+    if content is None and not allow_empty:
+        raise ParamsError(f"{path}: the file is empty; expected a mapping of sections")
+    if content is not None and not isinstance(content, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections, got {type(content).__name__}")
+    return content or {}
 
 
-def _choice(value, key, choices):
-    if value not in choices:
-        _fail(key, value, f"one of {', '.join(choices)}")
-    return value
+# --- validation and its messages -----------------------------------------------------------------
+
+def validate(section, value, path, whole):
+    """The section model for `value`: all of it (`whole`) or only the fields present in `value`."""
+    model = SECTIONS[section]
+    try:
+        if whole:
+            return model.model_validate(value)
+        fields = {}
+        for field, item in value.items():
+            fields[field] = field_adapter(section, field).validate_python(item)
+    except ValidationError as err:
+        error = min(err.errors(), key=lambda e: (e["type"] != "extra_forbidden", e["type"] != "missing"))
+        loc = (section, *(() if whole else (field,)), *error["loc"])
+        raise ParamsError(f"{path}: {describe(error, loc, {section: value})}") from None
+    return model.model_construct(**fields)
 
 
-def _str(value, key):
-    if not isinstance(value, str) or not value:
-        _fail(key, value, "a non-empty string")
-    return value
+@cache
+def field_adapter(section, field):
+    """Validates one field of a section on its own, with the section's strict settings."""
+    info = SECTIONS[section].model_fields[field]
+    return TypeAdapter(Annotated[info.annotation, info],
+                       config=None if is_model(info.annotation) else ConfigDict(strict=True))
 
 
-# --- one validator per section -------------------------------------------------------------------
-
-FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
-
-
-def _mirrors(urls, key):
-    if not isinstance(urls, list) or not urls:
-        _fail(key, urls, "a non-empty list of URLs")
-    for i, url in enumerate(urls):
-        _str(url, f"{key}[{i}]")
-    return urls
-
-
-def _files(files, key):
-    _mapping(files, key, FILE_KEYS)
-    for name in FILE_KEYS:
-        entry = _mapping(files[name], f"{key}.{name}", ("name", "sha256"))
-        _str(entry["name"], f"{key}.{name}.name")
-        digest = entry["sha256"]
-        if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
-            _fail(f"{key}.{name}.sha256", digest, "64 lowercase hex digits")
-    return files
+def describe(error, loc, source):
+    """One line for a pydantic error at `loc` (from the section name down) in the mapping `source`."""
+    if error["type"] == "missing":
+        return f"{key_name(loc)} is missing"
+    if error["type"] == "extra_forbidden":
+        allowed = sorted(schema_walk(loc[:-1])[-1][1].model_fields)
+        return f"{key_name(loc)} is not a known key; allowed: {', '.join(allowed)}"
+    loc, expected = next((loc[:depth], text) for depth, _, text in reversed(schema_walk(loc)) if text)
+    if error["type"] == "invalid_field":
+        loc, expected = (*loc, error["ctx"]["field"]), error["ctx"]["expected"]
+    value = source
+    for part in loc:
+        value = value[part]
+    return f"{key_name(loc)} = {value!r} is invalid; expected {expected}"
 
 
-def _class_names(names, key):
-    if not isinstance(names, list) or len(names) != 10 or len(set(map(str, names))) != 10:
-        _fail(key, names, "a list of 10 distinct class names")
-    return [str(name) for name in names]
+def schema_walk(loc):
+    """(depth, type, description of what is allowed) down `loc` as far as the schema goes."""
+    schema = SECTIONS[loc[0]]
+    steps = [(1, schema, "a mapping")]
+    for depth, part in enumerate(loc[1:], start=2):
+        if is_model(schema) and part in schema.model_fields:
+            schema, text = schema.model_fields[part].annotation, schema.model_fields[part].description
+        elif get_origin(schema) is list and isinstance(part, int):
+            schema, text = get_args(schema)[0], None
+        else:
+            break
+        steps.append((depth, schema, text or ("a mapping" if is_model(schema) else None)))
+    return steps
 
 
-def _preprocess(p, key):
-    _mapping(p, key, ("val_fraction", "seed"))
-    _number(p["val_fraction"], f"{key}.val_fraction", 0, 1, low_open=True, high_open=True)
-    _int(p["seed"], f"{key}.seed", 0)
-    return p
+def is_model(schema):
+    return isinstance(schema, type) and issubclass(schema, BaseModel)
 
 
-ACTIVATIONS = ("relu", "gelu", "silu", "elu")
-
-
-def _model(p, key):
-    _mapping(p, key, ("conv_blocks", "batchnorm", "activation", "dense_units", "dropout"))
-    blocks = p["conv_blocks"]
-    if not isinstance(blocks, list) or not 1 <= len(blocks) <= 3:
-        _fail(f"{key}.conv_blocks", blocks, "a list of 1 to 3 blocks (28 px halves at each)")
-    for i, block in enumerate(blocks):
-        _mapping(block, f"{key}.conv_blocks[{i}]", ("filters", "convs"))
-        _int(block["filters"], f"{key}.conv_blocks[{i}].filters", 1, 1024)
-        _int(block["convs"], f"{key}.conv_blocks[{i}].convs", 1, 4)
-    if not isinstance(p["batchnorm"], bool):
-        _fail(f"{key}.batchnorm", p["batchnorm"], "true or false")
-    _choice(p["activation"], f"{key}.activation", ACTIVATIONS)
-    _int(p["dense_units"], f"{key}.dense_units", 0, 4096)
-    _number(p["dropout"], f"{key}.dropout", 0, 1, high_open=True)
-    return p
-
-
-def _train(p, key):
-    _mapping(p, key, ("seed", "epochs", "batch_size", "optimizer", "learning_rate", "warmup_epochs",
-                      "schedule", "label_smoothing", "precision", "strategy", "augment", "ensemble",
-                      "ensemble_split"))
-    _int(p["seed"], f"{key}.seed", 0)
-    _int(p["ensemble"], f"{key}.ensemble", 1, 20)
-    if p["ensemble"] > 1 and p["strategy"] == "multi_worker":
-        _fail(f"{key}.ensemble", p["ensemble"], "1 with train.strategy multi_worker (its workers start one run each)")
-    _choice(p["ensemble_split"], f"{key}.ensemble_split", ("same", "folds", "all"))
-    _int(p["epochs"], f"{key}.epochs", 1, 1000)
-    _int(p["batch_size"], f"{key}.batch_size", 1, 65536)
-    _choice(p["optimizer"], f"{key}.optimizer", ("adam", "adamw"))
-    _number(p["learning_rate"], f"{key}.learning_rate", 0, 1, low_open=True)
-    _int(p["warmup_epochs"], f"{key}.warmup_epochs", 0, p["epochs"] - 1)
-    _choice(p["schedule"], f"{key}.schedule", ("cosine", "constant"))
-    _number(p["label_smoothing"], f"{key}.label_smoothing", 0, 1, high_open=True)
-    _choice(p["precision"], f"{key}.precision", ("float32", "mixed_bfloat16", "mixed_float16"))
-    _choice(p["strategy"], f"{key}.strategy", ("auto", "one_device", "mirrored", "multi_worker"))
-    aug = _mapping(p["augment"], f"{key}.augment", ("rotation_deg", "zoom", "shift_px"))
-    _number(aug["rotation_deg"], f"{key}.augment.rotation_deg", 0, 45)
-    _number(aug["zoom"], f"{key}.augment.zoom", 0, 0.5)
-    _number(aug["shift_px"], f"{key}.augment.shift_px", 0, 8)
-    return p
-
-
-def _evaluate(p, key):
-    _mapping(p, key, ("batch_size", "test_time_shift_px"))
-    _int(p["batch_size"], f"{key}.batch_size", 1, 100000)
-    _int(p["test_time_shift_px"], f"{key}.test_time_shift_px", 0, 4)
-    return p
-
-
-def _visualize(p, key):
-    _mapping(p, key, ("sample_count", "mistake_count", "dpi"))
-    _int(p["sample_count"], f"{key}.sample_count", 1, 100)
-    _int(p["mistake_count"], f"{key}.mistake_count", 1, 100)
-    _int(p["dpi"], f"{key}.dpi", 50, 600)
-    return p
-
-
-SCHEMAS = {"dataset.name": _str, "dataset.mirrors": _mirrors, "dataset.files": _files,
-           "dataset.class_names": _class_names, "preprocess": _preprocess, "model": _model, "train": _train,
-           "evaluate": _evaluate, "visualize": _visualize}
+def key_name(loc):
+    """("model", "conv_blocks", 0, "filters") -> "model.conv_blocks[0].filters"."""
+    parts = [f"[{part}]" if isinstance(part, int) else "." + (part if part.isprintable() else repr(part))
+             for part in loc]
+    return "".join(parts).lstrip(".")
