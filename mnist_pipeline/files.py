@@ -1,20 +1,27 @@
-"""Atomic writes: every output appears complete under its final name or not at all.
+"""Safe reads and atomic writes of the files the stages exchange.
 
-A file is written to a hidden temporary sibling and renamed into place, so an interrupted or failed
-stage never leaves a half-written file that a later stage (or DVC) would trust. Temporary files
-left by a killed process are removed by the next write of the same file.
+Inputs are opened only once they are known to be non-empty regular files, so a missing file, a
+directory, a FIFO or a device gives one line naming it instead of a traceback or a read that never
+ends. Outputs are written to a hidden temporary sibling and renamed into place, so an interrupted or
+failed stage never leaves a half-written file that a later stage (or DVC) would trust. Temporary
+files left by a killed process are removed by the next write of the same file.
 """
 import contextlib
 import errno
 import glob
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from mnist_pipeline.stage import PipelineError
+
+
+class InputError(PipelineError, OSError):
+    """An input file is missing, not a regular file, unreadable or empty."""
 
 
 class OutputError(PipelineError, OSError):
@@ -27,6 +34,54 @@ OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ER
 
 def _output_error(path, err):
     return OutputError(f"{path}: cannot write output ({err.strerror or err})")
+
+
+FILE_TYPES = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
+              stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+
+
+@contextlib.contextmanager
+def open_input(path, missing_hint=None):
+    """Opens `path` for binary reading once it is known to be a non-empty regular file; InputError otherwise.
+
+    The file is opened without blocking and its type checked on the open descriptor, so a FIFO or a
+    device is refused without reading from it. `missing_hint` says how to make a missing file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found" + (f"; {missing_hint}" if missing_hint else "")) from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = FILE_TYPES.get(stat.S_IFMT(info.st_mode), "an unknown kind of file")
+            raise InputError(f"{path}: is {kind}; expected a regular file")
+        if info.st_size == 0:
+            raise InputError(f"{path}: is empty")
+        os.set_blocking(fd, True)
+        file = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with file:
+        yield file
+
+
+def writable_directory(directory):
+    """Creates `directory` if needed and checks a file can be created in it; OutputError at once if not."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"{directory}: is not a directory; cannot write outputs into it")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise _output_error(directory, err) from None
+    return directory
 
 
 def _umask():

@@ -2,32 +2,65 @@
 
 An IDX file is a 4-byte magic number (two zero bytes, a type code, the number of dimensions), one
 big-endian uint32 per dimension, then the data. MNIST uses type 0x08 (unsigned byte): images have
-3 dimensions (count, rows, columns), labels 1 (count).
+3 dimensions (count, rows, columns), labels 1 (count). Content is read in chunks and refused past
+MAX_CONTENT_BYTES, so a gzip bomb is never expanded in memory.
 """
 import gzip
+import math
 import struct
 import zlib
 
 import numpy as np
 
+from mnist_pipeline.files import InputError, open_input
 from mnist_pipeline.stage import PipelineError
 
 UBYTE = 0x08
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 1 << 16
+MAX_CONTENT_BYTES = 100 << 20  # per file, decompressed; MNIST's largest file is 47 MB
+MISSING_HINT = "run the download stage first (dvc repro)"
 
 
 class IdxError(PipelineError, ValueError):
     """An IDX file is malformed, truncated or not what the pipeline expects."""
 
 
+def iter_content(path, limit=MAX_CONTENT_BYTES, name=None):
+    """Yields the content of `path` in chunks, gunzipped when it is gzip.
+
+    IdxError if the gzip stream is broken or the content passes `limit` bytes (checked chunk by chunk,
+    so at most one chunk past the limit is ever decompressed); InputError if the file cannot be read.
+    `name` is how errors name the file (default: its path).
+    """
+    name = name or path
+    with open_input(path, MISSING_HINT) as file:
+        gzipped = file.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+        file.seek(0)
+        stream = gzip.GzipFile(fileobj=file, mode="rb") if gzipped else file
+        total = 0
+        while True:
+            try:
+                chunk = stream.read(CHUNK)
+            except (EOFError, OSError, zlib.error) as err:
+                if not gzipped:
+                    raise InputError(f"{name}: cannot read ({err})") from None
+                raise IdxError(f"{name}: corrupt or truncated gzip data ({err})") from None
+            if not chunk:
+                return
+            total += len(chunk)
+            if total > limit:
+                raise IdxError(f"{name}: content is over {limit >> 20} MiB{' once decompressed' if gzipped else ''}"
+                               " (MNIST files are under 50 MB)")
+            yield chunk
+
+
 def decompress(path):
-    """Returns the content of `path`, gunzipped when it is gzip; IdxError if the gzip is broken."""
-    raw = open(path, "rb").read()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as err:
-        raise IdxError(f"{path}: corrupt or truncated gzip data ({err})") from None
+    """Returns the whole content of `path` (see iter_content) as a bytearray."""
+    content = bytearray()
+    for chunk in iter_content(path):
+        content += chunk
+    return content
 
 
 def parse_idx(data, path, ndim):
@@ -42,7 +75,7 @@ def parse_idx(data, path, ndim):
     if len(data) < header:
         raise IdxError(f"{path}: truncated header ({len(data)} bytes, expected {header})")
     shape = struct.unpack(f">{ndim}I", data[4:header])
-    expected = header + int(np.prod(shape, dtype=np.int64))
+    expected = header + math.prod(shape)
     if len(data) != expected:
         raise IdxError(f"{path}: {len(data)} bytes but the header {shape} needs {expected}"
                        f" ({'truncated' if len(data) < expected else 'trailing data'})")
