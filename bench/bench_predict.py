@@ -1,12 +1,13 @@
 """Benchmarks predict.py on pictures of real MNIST digits: accuracy per style, throughput, cold start.
 
-Renders --count MNIST test digits in every style of tests/renderings.py into a temporary folder
-(deleted afterwards), classifies the whole folder with one `predict.py --format csv` run using
+Renders --count MNIST test digits (from the IDX files in --mnist, default data/raw) in every style
+of mnist_pipeline/predict/styles.py into a temporary folder (deleted afterwards), classifies the whole folder with one `predict.py --format csv` run using
 --model (default models/model.keras), and times predict.py on a single file. Prints a table;
 --json OUT also writes the figures as JSON.
 
     python bench/bench_predict.py                       # 200 digits x 16 styles = 3200 files
-    python bench/bench_predict.py --model /tmp/small.keras --count 50 --json bench/results/predict.json
+    python bench/bench_predict.py --model /tmp/small.keras --mnist ../shared/data/mnist --count 50 \
+        --json bench/results/predict.json
 """
 import argparse
 import csv
@@ -21,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the shared renderers
+from mnist_pipeline.paths import MODEL_FILE, RAW_DIR
+from mnist_pipeline.predict import styles
 
-import renderings  # noqa: E402
-from mnist_pipeline.paths import MODEL_FILE  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 COLD_RUNS = 3
 
@@ -34,21 +34,24 @@ def parse_args(argv=None):
     """The command line as an argparse namespace."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / MODEL_FILE, help="Keras model file")
+    parser.add_argument("--mnist", type=Path, default=ROOT / RAW_DIR,
+                        help="folder with the MNIST IDX .gz files (default: data/raw, from `dvc repro`)")
     parser.add_argument("--count", type=int, default=200, help="digits per style (default 200)")
     parser.add_argument("--seed", type=int, default=11, help="seed choosing and drawing the digits")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here as JSON")
     return parser.parse_args(argv)
 
 
-def write_pictures(folder, count, seed):
-    """Renders `count` digits per style into folder/<style>/<index>_<label>.<ext>; returns {path: label}."""
-    images, labels = renderings.sample_digits(count, seed)
+def write_pictures(folder, mnist, count, seed):
+    """Renders `count` MNIST test digits of the `mnist` folder per style into
+    folder/<style>/<index>_<label>.<ext>; returns {path: label}."""
+    images, labels = styles.sample_digits(mnist, count, seed)
     rng = np.random.default_rng(seed)
     truth = {}
-    for style in renderings.STYLES:
+    for style in styles.STYLES:
         (folder / style.name).mkdir()
         for index, (image, label) in enumerate(zip(images, labels)):
-            path = renderings.write_rendering(style, image, rng, folder / style.name / f"{index:04d}_{label}")
+            path = styles.write_rendering(style, image, rng, folder / style.name / f"{index:04d}_{label}")
             truth[path] = int(label)
     return truth
 
@@ -72,7 +75,7 @@ def accuracy_per_style(csv_text, truth):
         hits.setdefault(path.parent.name, []).append(int(row["digit"]) == truth[path])
     if sum(map(len, hits.values())) != len(truth):
         sys.exit(f"predict.py classified {sum(map(len, hits.values()))} of {len(truth)} pictures")
-    accuracy = {style.name: float(np.mean(hits[style.name])) for style in renderings.STYLES}
+    accuracy = {style.name: float(np.mean(hits[style.name])) for style in styles.STYLES}
     accuracy["all"] = float(np.mean([hit for h in hits.values() for hit in h]))
     return accuracy
 
@@ -82,9 +85,11 @@ def main(argv=None):
     args = parse_args(argv)
     if not args.model.is_file():
         sys.exit(f"error: {args.model}: model file not found (train one with `dvc repro` or pass --model)")
+    if not (args.mnist / "t10k-images-idx3-ubyte.gz").is_file():
+        sys.exit(f"error: {args.mnist}: no MNIST test files here (run `dvc repro` or pass --mnist)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        truth = write_pictures(folder, args.count, args.seed)
+        truth = write_pictures(folder, args.mnist, args.count, args.seed)
         batch_seconds, result = run_predict([folder], args.model)
         accuracy = accuracy_per_style(result.stdout, truth)
         single = next(iter(truth))

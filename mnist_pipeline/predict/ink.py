@@ -1,0 +1,89 @@
+"""Steps 2-4: from float pixels to a mask of the ink.
+
+`ink_map(pixels)` reads (H, W, C) float32 pixels (as decode.to_pixels returns them) and returns
+the ink strength (H, W) float32 >= 0 with the background removed, whichever the ink's polarity
+(dark on light or light on dark), plus a first estimate of the stroke width in pixels.
+`ink_mask(ink)` returns the boolean strokes (a hysteresis threshold between a noise floor and
+Otsu's level) and the strong level; ImageError("no ink found (blank image)") when there is no ink.
+"""
+import numpy as np
+from PIL import Image
+from scipy import ndimage as ndi
+from skimage.filters import apply_hysteresis_threshold, threshold_otsu
+
+from mnist_pipeline.predict.arrays import odd, resize, stroke_width
+from mnist_pipeline.predict.decode import LUMA, ImageError
+
+MIN_CONTRAST = 0.06  # weakest ink (fraction of full scale) that counts as a stroke
+
+
+def ink_map(pixels):
+    """(ink, stroke): (H, W) float32 ink strength >= 0, each pixel's largest per-channel deviation
+    from the background, and a first estimate of the stroke width in pixels.
+
+    The background is a morphological closing (opening for light ink) per channel, wider than the
+    strokes: subtracting it removes paper texture, shadows and uneven light but keeps every stroke,
+    and coloured ink keeps its full contrast.
+    """
+    luma = pixels @ LUMA if pixels.shape[2] == 3 else pixels[..., 0]
+    dark, stroke = polarity(luma)
+    # The background filter must be wider than any stroke but is kept small enough to follow shading.
+    size = odd(min(max(4 * stroke, max(luma.shape) / 8), max(luma.shape)))
+    ink = np.zeros(luma.shape, dtype=np.float32)
+    for channel in np.moveaxis(pixels, 2, 0):
+        smooth = ndi.gaussian_filter(channel, 1.0)
+        if dark:
+            ink = np.maximum(ink, ndi.grey_closing(smooth, size=(size, size)) - channel)
+        else:
+            ink = np.maximum(ink, channel - ndi.grey_opening(smooth, size=(size, size)))
+    # Averaging over a fraction of the stroke width suppresses sensor noise and paper grain.
+    return ndi.gaussian_filter(np.clip(ink, 0, None), float(np.clip(stroke / 8, 0.5, 3.0))), stroke
+
+
+def polarity(luma):
+    """(dark, stroke width): whether the ink is darker than the background, and a first estimate of
+    its stroke width in pixels.
+
+    The ink is the strongest deviation from a coarse median background (which ignores strokes,
+    shadows and glare) in long thin strokes: whichever side (darker or lighter) holds clearly more
+    of the deviations beyond half the strongest one, divided by its squared stroke width (a sheet of
+    paper on a dark desk is light but wide). When neither does, the border, mostly background, decides.
+    """
+    height, width = luma.shape
+    scale = min(1.0, 32 / max(height, width))
+    small = resize(luma, (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX)
+    background = ndi.median_filter(small, size=odd(max(small.shape) / 2), mode="nearest")
+    # Light smoothing keeps grainy strokes (chalk, pencil) whole.
+    deviation = ndi.gaussian_filter(luma - resize(background, (width, height), Image.Resampling.BILINEAR), 1.0)
+    spread = 1.4826 * float(np.median(np.abs(deviation - np.median(deviation))))
+    level = max(0.5 * float(np.percentile(np.abs(deviation), 99.95)), 4 * spread)
+    # Ink is long thin strokes: score each side by its excess deviation over its squared stroke width
+    # (about length / width), so that wide blobs (glare, a sheet of paper on a desk) count little.
+    widths = {side: stroke_width(side * deviation > level) for side in (-1, 1)}
+    score = {side: np.clip(side * deviation - level, 0, None).sum() / max(widths[side], 1.0) ** 2 for side in (-1, 1)}
+    if min(score.values()) <= 0.5 * max(score.values()):
+        dark = score[-1] > score[1]
+    else:  # as much dark as light (a tightly cropped digit): the border is mostly background
+        border = np.concatenate([luma[0], luma[-1], luma[:, 0], luma[:, -1]])
+        dark = np.median(border) > luma.mean()
+    return dark, widths[-1 if dark else 1]
+
+
+def ink_mask(ink):
+    """(mask, strong level): hysteresis threshold of the ink map; ImageError when there is no ink.
+
+    Pixels above the strong level (Otsu, kept between the noise floor, 5 sigma above the background,
+    and half the peak ink) seed the strokes; connected pixels above half that level (never below
+    the noise floor) join them, so faint strokes that touch strong ones survive.
+    """
+    # Background level and noise from the lower quarter of the values, as if Gaussian: a tightly
+    # cropped digit may cover half the image, so the median can be ink.
+    low, quartile = np.percentile(ink, [5, 25])
+    noise = (quartile - low) / 0.97
+    floor = quartile + 5.7 * noise + 0.02
+    candidates = ink[ink > floor]
+    peak = float(np.percentile(candidates, 99)) if candidates.size else 0.0
+    if peak < max(MIN_CONTRAST, 1.5 * floor):
+        raise ImageError("no ink found (blank image)")
+    strong_level = max(floor, min(float(threshold_otsu(ink, nbins=256)), 0.5 * peak))
+    return apply_hysteresis_threshold(ink, max(floor, 0.5 * strong_level), strong_level), strong_level

@@ -1,0 +1,26 @@
+"""Turns an ordinary picture of one handwritten digit into the 28x28 input of the MNIST CNN.
+
+`prepare_image(img)` reads a PIL image (as decode.load_image returns it) and returns float32
+(28, 28) in [0, 1], white ink on black, made the way MNIST was made, one module per step:
+decode.to_pixels (floats, transparency), ink (polarity, background, hysteresis threshold),
+rulings (lines of ruled paper), digit (which component is the digit), framing (stroke width,
+20 px box, centre of mass in 28x28). ImageError for a zero-sized image or one without ink.
+"""
+from mnist_pipeline.predict.decode import ImageError, to_pixels
+from mnist_pipeline.predict.digit import select_digit
+from mnist_pipeline.predict.framing import frame_digit
+from mnist_pipeline.predict.ink import ink_map, ink_mask
+from mnist_pipeline.predict.rulings import without_ruled_lines
+
+
+def prepare_image(img):
+    """Returns the 28x28 float32 MNIST-style version of a PIL image of one digit (white ink on black).
+
+    Raises ImageError for a zero-sized image or one without ink (blank).
+    """
+    if img.width == 0 or img.height == 0:
+        raise ImageError(f"zero-sized image ({img.width}x{img.height} pixels)")
+    ink, stroke = ink_map(to_pixels(img))
+    mask, strong_level = ink_mask(ink)
+    digit = select_digit(without_ruled_lines(mask, stroke), ink)
+    return frame_digit(ink, digit, strong_level)
