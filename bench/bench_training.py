@@ -28,14 +28,14 @@ THRESHOLDS = (0.99, 0.995)
 
 
 def recipe_params(recipe, seed):
-    """(model, train, evaluate) params of a project recipe: params.yaml, with a preset from presets/ merged on top."""
+    """(model, train, evaluate) params of a project recipe: params.yaml, with a preset from presets/ merged on top;
+    model and train as the dicts the training code takes."""
     from mnist_pipeline.params import load_params, merge_preset
 
     params = load_params("model", "train", "evaluate", path=ROOT / "params.yaml")
     if recipe != "default":
         params = merge_preset(params, ROOT / "presets" / f"{recipe}.yaml")
-    params["train"]["seed"] = seed
-    return params["model"], params["train"], params["evaluate"]
+    return params.model.model_dump(), {**params.train.model_dump(), "seed": seed}, params.evaluate
 
 
 def reference_model():
@@ -105,8 +105,8 @@ def run_recipe(recipe, seed, data_dir, epochs):
         epochs, networks = train_params["epochs"], train_params["ensemble"]
         images = epochs * sum(member_train_images(len(x_train), len(x_val), i, train_params["ensemble_split"])
                               for i in range(networks))
-        shift_px = evaluate["test_time_shift_px"]
-        probabilities = predict_probabilities(model, x_test, evaluate["batch_size"], shift_px)
+        shift_px = evaluate.test_time_shift_px
+        probabilities = predict_probabilities(model, x_test, evaluate.batch_size, shift_px)
         accuracy = float((probabilities.argmax(axis=1) == y_test).mean())
     seconds = log.seconds[-1]
     first = {t: next((s for s, a in zip(log.seconds, log.accuracy) if a >= t), None) for t in THRESHOLDS}

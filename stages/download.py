@@ -18,10 +18,9 @@ MIRROR_ENV = "MNIST_MIRROR"
 def main():
     params = load_params("dataset.mirrors", "dataset.files")
     local_dir = os.environ.get(MIRROR_ENV) or None
-    for entry in params["dataset.files"].values():
-        source = fetch_file(entry["name"], entry["sha256"], RAW_DIR / entry["name"], params["dataset.mirrors"],
-                            local_dir)
-        print(f"{entry['name']}: verified, from {source}")
+    for _, entry in params.dataset.files:
+        source = fetch_file(entry.name, entry.sha256, RAW_DIR / entry.name, params.dataset.mirrors, local_dir)
+        print(f"{entry.name}: verified, from {source}")
 
 
 if __name__ == "__main__":

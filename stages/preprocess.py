@@ -18,8 +18,8 @@ from mnist_pipeline.stage import run_stage
 
 def read_pair(files, part, num_classes):
     """Reads one part's images and labels, checking that their counts agree."""
-    images_path = RAW_DIR / files[f"{part}_images"]["name"]
-    labels_path = RAW_DIR / files[f"{part}_labels"]["name"]
+    images_path = RAW_DIR / getattr(files, f"{part}_images").name
+    labels_path = RAW_DIR / getattr(files, f"{part}_labels").name
     images, labels = read_images(images_path), read_labels(labels_path, num_classes)
     if len(images) != len(labels):
         raise IdxError(f"{images_path}: {len(images)} images but {labels_path} has {len(labels)} labels")
@@ -28,12 +28,12 @@ def read_pair(files, part, num_classes):
 
 def main():
     params = load_params("dataset.files", "dataset.class_names", "preprocess")
-    class_names, files, prep = params["dataset.class_names"], params["dataset.files"], params["preprocess"]
+    class_names, files, prep = params.dataset.class_names, params.dataset.files, params.preprocess
     train_images, train_labels = read_pair(files, "train", len(class_names))
     test_images, test_labels = read_pair(files, "test", len(class_names))
-    train_idx, val_idx = stratified_split(train_labels, prep["val_fraction"], prep["seed"])
+    train_idx, val_idx = stratified_split(train_labels, prep.val_fraction, prep.seed)
     if len(train_idx) == 0 or len(val_idx) == 0:
-        raise ParamsError(f"params.yaml: preprocess.val_fraction = {prep['val_fraction']} is invalid; it leaves "
+        raise ParamsError(f"params.yaml: preprocess.val_fraction = {prep.val_fraction} is invalid; it leaves "
                           f"an empty split of the {len(train_labels)} training images")
     splits = {"train": (train_images[train_idx], train_labels[train_idx]),
               "val": (train_images[val_idx], train_labels[val_idx]),

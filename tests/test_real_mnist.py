@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.slow,
 
 def test_short_real_run_reaches_98_percent(pipeline_copy):
     repo, env = pipeline_copy
-    real_files = load_params("dataset.files", path=ROOT / "params.yaml")["dataset.files"]
+    real_files = load_params("dataset.files", path=ROOT / "params.yaml").dataset.files.model_dump()
     update_params(repo / "params.yaml", {
         "dataset": {"files": real_files},
         "model": {"conv_blocks": [{"filters": 32, "convs": 1}, {"filters": 64, "convs": 1}], "dense_units": 128},
