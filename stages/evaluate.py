@@ -23,15 +23,15 @@ from mnist_pipeline.stage import run_stage
 
 def main():
     params = load_params("dataset.class_names", "evaluate")
-    class_names = params["dataset.class_names"]
+    class_names = params.dataset.class_names
     x_test, y_test = load_split(PREPARED_DIR, "test")
 
     from mnist_pipeline.model import load_model, predict_probabilities
     model = load_model(MODEL_FILE, len(class_names))
     model.predict(x_test[:1], verbose=0)  # build the predict function before timing
     start = time.perf_counter()
-    evaluate = params["evaluate"]
-    probabilities = predict_probabilities(model, x_test, evaluate["batch_size"], evaluate["test_time_shift_px"])
+    probabilities = predict_probabilities(model, x_test, params.evaluate.batch_size,
+                                          params.evaluate.test_time_shift_px)
     seconds = time.perf_counter() - start
 
     results = classification_metrics(y_test, probabilities, class_names)

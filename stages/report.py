@@ -18,8 +18,8 @@ from mnist_pipeline.stage import run_stage
 
 
 def main():
-    params = load_params("dataset.name", "dataset.class_names", "train", "evaluate")
-    class_names = params["dataset.class_names"]
+    params = load_params("dataset.name", "dataset.class_names", "train", "evaluate.test_time_shift_px")
+    class_names = params.dataset.class_names
     inputs = dict(
         dataset=report.read_json(DATASET_METRICS, report.SPLITS),
         train=report.read_json(TRAIN_METRICS, ("best_epoch", "best_val_accuracy")),
@@ -39,9 +39,9 @@ def main():
 
     from mnist_pipeline.model import load_model  # imported after the checks: TensorFlow takes seconds to load
     model = report.describe_model(load_model(MODEL_FILE, len(class_names)))
-    outputs = report.RunOutputs(dataset_name=params["dataset.name"], class_names=class_names,
-                                train_params=params["train"],
-                                test_time_shift_px=params["evaluate"]["test_time_shift_px"], model=model, **inputs)
+    outputs = report.RunOutputs(dataset_name=params.dataset.name, class_names=class_names,
+                                train_params=params.train.model_dump(),
+                                test_time_shift_px=params.evaluate.test_time_shift_px, model=model, **inputs)
     write_text(REPORT_FILE, report.render_report(outputs))
     write_text(MODEL_CARD_FILE, report.render_model_card(outputs))
     print(f"wrote {REPORT_FILE} and {MODEL_CARD_FILE}")

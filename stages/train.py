@@ -36,7 +36,7 @@ def check_batch_size(batch_size, n_train):
 
 def main():
     params = load_params("dataset.class_names", "model", "train")
-    train = params["train"]
+    train = params.train.model_dump()
     x_train, y_train = load_split(PREPARED_DIR, "train")
     x_val, y_val = load_split(PREPARED_DIR, "val")
     check_batch_size(train["batch_size"], len(x_train))
@@ -50,8 +50,8 @@ def main():
         os.chdir(scratch.name)
 
     start = time.perf_counter()
-    model, logs = train_ensemble(params["model"], train, len(params["dataset.class_names"]), (x_train, y_train),
-                                 (x_val, y_val), verbose=1 if sys.stdout.isatty() else 2,
+    model, logs = train_ensemble(params.model.model_dump(), train, len(params.dataset.class_names),
+                                 (x_train, y_train), (x_val, y_val), verbose=1 if sys.stdout.isatty() else 2,
                                  checkpoint_dir=TRAIN_CHECKPOINT_DIR)
     seconds = time.perf_counter() - start
     model.summary()

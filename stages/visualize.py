@@ -30,15 +30,15 @@ def first_conv_kernels(path, num_classes):
 
 def main():
     params = load_params("dataset.class_names", "visualize")
-    class_names, vis = params["dataset.class_names"], params["visualize"]
+    class_names, vis = params.dataset.class_names, params.visualize
     history = pd.read_csv(HISTORY_PLOT)
     predictions = pd.read_csv(PREDICTIONS_PLOT)
     per_class = json.loads(EVALUATE_METRICS.read_text())["per_class_accuracy"]
     x_test, _ = load_split(PREPARED_DIR, "test")
 
-    samples = predictions.head(vis["sample_count"])
+    samples = predictions.head(vis.sample_count)
     mistakes = predictions[predictions.actual != predictions.predicted]
-    mistakes = mistakes.sort_values("confidence", ascending=False, kind="stable").head(vis["mistake_count"])
+    mistakes = mistakes.sort_values("confidence", ascending=False, kind="stable").head(vis.mistake_count)
 
     def grid(rows, title):
         return figures.digit_grid(x_test[rows["index"]], rows["actual"].to_numpy(), rows["predicted"].to_numpy(),
@@ -59,7 +59,7 @@ def main():
     }
     for name, draw in drawings.items():
         with atomic_path(FIGURES_DIR / name) as tmp:
-            figures.save(draw(), tmp, vis["dpi"])
+            figures.save(draw(), tmp, vis.dpi)
         print(f"wrote {FIGURES_DIR / name}")
 
 
