@@ -6,7 +6,7 @@ standard TF_CONFIG environment variable (the cluster of a multi-worker run); wri
 import json
 import os
 
-import tensorflow as tf
+from mnist_pipeline.tf_runtime import tf
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 

@@ -4,11 +4,12 @@ conv blocks (3x3 conv [+ BatchNorm] + activation, repeated; 2x2 max-pool) → fl
 dense → dropout → softmax. Every layer is named so summaries, reports and filters read well.
 Predictions may average over shifted copies of each image (test-time augmentation).
 """
-import keras
 import numpy as np
-from keras import layers
 
 from mnist_pipeline.stage import PipelineError
+from mnist_pipeline.tf_runtime import keras
+
+layers = keras.layers
 
 # Keras's default BatchNorm momentum (0.99) leaves the moving statistics near their initial values
 # after a few hundred steps; 0.9 makes inference-mode accuracy track training from the first epoch.

@@ -7,7 +7,7 @@ float32, so `auto` picks float32 there. Reads /proc/cpuinfo (Linux) and TensorFl
 """
 from pathlib import Path
 
-import tensorflow as tf
+from mnist_pipeline.tf_runtime import tf
 
 BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}  # x86 flags / Arm feature, as Linux lists them
 CPUINFO = Path("/proc/cpuinfo")

@@ -10,9 +10,8 @@ import json
 import shutil
 from pathlib import Path
 
-import keras
-
 from mnist_pipeline.files import atomic_path, write_json
+from mnist_pipeline.tf_runtime import keras
 
 STATE = "state.json"
 

@@ -7,16 +7,15 @@ a run is repeatable on the same machine and a resumed run matches an uninterrupt
 import math
 import time
 
-import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
 from mnist_pipeline import resume
 from mnist_pipeline.distribute import make_strategy, worker_count
 from mnist_pipeline.model import average_models, build_model
 from mnist_pipeline.paths import HISTORY_COLUMNS
 from mnist_pipeline.precision import resolve_precision
+from mnist_pipeline.tf_runtime import keras, tf
 
 # At most this many training steps run per call into the compiled graph: fewer Python round trips,
 # identical results.

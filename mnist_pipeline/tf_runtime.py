@@ -1,0 +1,36 @@
+"""TensorFlow and Keras, imported once under the project's start-up policy.
+
+Every module takes them from here (`from mnist_pipeline.tf_runtime import keras, tf`), so the policy
+lives in one place: TensorFlow's C++ start-up lines (CPU features, oneDNN, missing CUDA drivers,
+absl's "log messages before InitializeLog") are written straight to file descriptor 2 while
+TensorFlow loads and finds its devices, where no Python setting reaches them; they are discarded
+unless the user sets TF_CPP_MIN_LOG_LEVEL, in which case TensorFlow's own filtering applies.
+Python exceptions raised while importing still print as usual.
+"""
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def stderr_discarded():
+    """Points file descriptor 2 at /dev/null for the duration, then restores it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+quiet = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+with stderr_discarded() if quiet else contextlib.nullcontext():
+    import keras  # noqa: E402
+    import tensorflow as tf  # noqa: E402
+    tf.config.list_physical_devices()  # device discovery (cuInit) logs at first use: do it now
+
+__all__ = ["keras", "tf", "stderr_discarded"]
