@@ -36,7 +36,7 @@ def content_sha256(path, name=None):
 
 
 def _too_big():
-    return IdxError(f"over {MAX_CONTENT_BYTES >> 20} MiB (MNIST files are under 50 MB)")
+    return IdxError(f"over {MAX_CONTENT_BYTES / 2**20:g} MiB (MNIST files are under 50 MB)")
 
 
 def _copy_local(source, tmp):

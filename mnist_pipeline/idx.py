@@ -50,21 +50,13 @@ def iter_content(path, limit=MAX_CONTENT_BYTES, name=None):
                 return
             total += len(chunk)
             if total > limit:
-                raise IdxError(f"{name}: content is over {limit >> 20} MiB{' once decompressed' if gzipped else ''}"
-                               " (MNIST files are under 50 MB)")
+                where = " once decompressed" if gzipped else ""
+                raise IdxError(f"{name}: content is over {limit / 2**20:g} MiB{where} (MNIST files are under 50 MB)")
             yield chunk
 
 
-def decompress(path):
-    """Returns the whole content of `path` (see iter_content) as a bytearray."""
-    content = bytearray()
-    for chunk in iter_content(path):
-        content += chunk
-    return content
-
-
-def parse_idx(data, path, ndim):
-    """Parses IDX bytes into a uint8 array with `ndim` dimensions; `path` names the file in errors."""
+def parse_header(data, path, ndim):
+    """The shape in the IDX header that `data` starts with; IdxError unless it is `ndim`-dimensional unsigned bytes."""
     if len(data) < 4:
         raise IdxError(f"{path}: {len(data)} bytes is too short for an IDX header")
     zero, dtype, dims = struct.unpack(">HBB", data[:4])
@@ -74,7 +66,13 @@ def parse_idx(data, path, ndim):
     header = 4 + 4 * ndim
     if len(data) < header:
         raise IdxError(f"{path}: truncated header ({len(data)} bytes, expected {header})")
-    shape = struct.unpack(f">{ndim}I", data[4:header])
+    return struct.unpack(f">{ndim}I", data[4:header])
+
+
+def parse_idx(data, path, ndim):
+    """Parses IDX bytes into a uint8 array with `ndim` dimensions; `path` names the file in errors."""
+    shape = parse_header(data, path, ndim)
+    header = 4 + 4 * ndim
     expected = header + math.prod(shape)
     if len(data) != expected:
         raise IdxError(f"{path}: {len(data)} bytes but the header {shape} needs {expected}"
@@ -82,9 +80,30 @@ def parse_idx(data, path, ndim):
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
+def read_idx(path, ndim):
+    """Reads an IDX file into a uint8 array, holding no more of its content than its header promises."""
+    chunks = iter_content(path)
+    content = bytearray()
+    for chunk in chunks:  # up to the header, checked before reading on
+        content += chunk
+        if len(content) >= 4 + 4 * ndim:
+            break
+    shape = parse_header(content, path, ndim)
+    expected = 4 + 4 * ndim + math.prod(shape)
+    if expected > MAX_CONTENT_BYTES:
+        raise IdxError(f"{path}: the header {shape} needs {expected} bytes, over the {MAX_CONTENT_BYTES / 2**20:g} MiB "
+                       "limit (MNIST files are under 50 MB)")
+    for chunk in chunks:
+        if len(content) + len(chunk) > expected:  # count the rest for the message, without keeping it
+            size = len(content) + len(chunk) + sum(map(len, chunks))
+            raise IdxError(f"{path}: {size} bytes but the header {shape} needs {expected} (trailing data)")
+        content += chunk
+    return parse_idx(content, path, ndim)
+
+
 def read_images(path, size=(28, 28)):
     """Reads an IDX image file into an (N, rows, cols) uint8 array, checking the image size."""
-    images = parse_idx(decompress(path), path, 3)
+    images = read_idx(path, 3)
     if images.shape[1:] != tuple(size):
         raise IdxError(f"{path}: images are {images.shape[1]}x{images.shape[2]}; expected {size[0]}x{size[1]}")
     return images
@@ -92,7 +111,7 @@ def read_images(path, size=(28, 28)):
 
 def read_labels(path, num_classes):
     """Reads an IDX label file into an (N,) uint8 array, checking every label is below num_classes."""
-    labels = parse_idx(decompress(path), path, 1)
+    labels = read_idx(path, 1)
     if labels.size and labels.max() >= num_classes:
         raise IdxError(f"{path}: label {int(labels.max())} is outside the class range 0..{num_classes - 1}")
     return labels

@@ -1,10 +1,19 @@
 """IDX parsing: valid files round-trip, malformed ones fail with a message naming the file."""
 import gzip
+import os
+import struct
+import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mnist_pipeline.idx import IdxError, encode_idx, read_images, read_labels
+from hostile import gzip_bomb
+from mnist_pipeline import idx
+from mnist_pipeline.files import InputError
+from mnist_pipeline.idx import IdxError, encode_idx, parse_idx, read_images, read_labels
+from mnist_pipeline.stage import PipelineError
 
 
 @pytest.fixture
@@ -62,3 +71,109 @@ def test_truncated_gzip(tmp_path, images):
     path.write_bytes(gzip.compress(encode_idx(images))[:-30])
     with pytest.raises(IdxError, match=r"images.gz: corrupt or truncated gzip data"):
         read_images(path)
+
+
+@pytest.mark.parametrize("prefix, message", [
+    (b"", r"bad magic number 0x00000000; expected 0x00000803 \(unsigned bytes, 3 dimensions\)"),
+    (encode_idx(np.zeros((2, 28, 28))), r"content is over 100 MiB once decompressed \(MNIST files are under 50 MB\)"),
+    (struct.pack(">HBB3I", 0, 8, 3, 200_000, 28, 28), r"the header \(200000, 28, 28\) needs 156800016 bytes, over the "
+                                                    r"100 MiB limit \(MNIST files are under 50 MB\)"),
+], ids=["zeros", "valid-then-zeros", "huge-header-then-zeros"])
+def test_gzip_bomb_is_refused_without_expanding_it(tmp_path, prefix, message):
+    path = tmp_path / "images.gz"
+    path.write_bytes(gzip_bomb(prefix))
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxError, match=rf"^{path}: {message}$"):
+            read_images(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 << 20  # one chunk at a time: the content past what the header promises is never kept
+
+
+def test_content_over_the_cap_is_refused_chunk_by_chunk(tmp_path):
+    path = tmp_path / "labels.idx"
+    path.write_bytes(encode_idx(np.zeros(3 * idx.CHUNK, np.uint8)))
+    chunks = idx.iter_content(path, limit=2 * idx.CHUNK)
+    assert len(next(chunks)) == len(next(chunks)) == idx.CHUNK
+    with pytest.raises(IdxError, match=rf"^{path}: content is over 0.125 MiB \(MNIST files are under 50 MB\)$"):
+        next(chunks)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, r"not found; run the download stage first \(dvc repro\)"),
+    (lambda p: p.mkdir(), "is a directory; expected a regular file"),
+    (lambda p: os.mkfifo(p), r"is a FIFO \(named pipe\); expected a regular file"),
+    (lambda p: p.symlink_to("/dev/zero"), "is a character device; expected a regular file"),
+    (lambda p: p.write_bytes(b""), "is empty"),
+])
+def test_input_that_is_not_a_regular_file_is_refused_without_reading(tmp_path, make, message):
+    path = tmp_path / "images.gz"
+    make(path)
+    with pytest.raises(InputError, match=rf"^{path}: {message}$"):
+        read_images(path)
+
+# --- fuzzing: any bytes give either a valid array or the project's own one-line error -------------
+
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+VALID = {3: encode_idx(np.arange(2 * 28 * 28).reshape(2, 28, 28) % 256), 1: encode_idx(np.arange(7) % 10)}
+
+
+@st.composite
+def mutated(draw, ndim):
+    """Valid IDX bytes with some bytes overwritten, a cut, and some bytes appended."""
+    data = bytearray(VALID[ndim])
+    for _ in range(draw(st.integers(0, 4))):
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    cut = draw(st.integers(0, len(data)))
+    return bytes(data[:cut if draw(st.booleans()) else len(data)]) + draw(st.binary(max_size=8))
+
+
+def read(path, ndim):
+    return read_images(path) if ndim == 3 else read_labels(path, 10)
+
+
+def check_read(path, ndim, content):
+    """Reads `path`; a result must be a valid array, anything else a PipelineError naming the file."""
+    try:
+        array = read(path, ndim)
+    except PipelineError as err:
+        assert str(err).startswith(f"{path}: ") and "\n" not in str(err)
+        return
+    assert array.dtype == np.uint8 and array.ndim == ndim
+    assert ndim == 1 or array.shape[1:] == (28, 28)
+    assert ndim == 3 or array.max(initial=0) < 10
+    assert content.endswith(array.tobytes())
+
+
+@FUZZ
+@given(data=st.binary(max_size=64), ndim=st.sampled_from([1, 3]))
+def test_fuzz_parse_random_bytes(data, ndim):
+    try:
+        array = parse_idx(data, "f", ndim)
+    except IdxError as err:
+        assert str(err).startswith("f: ") and "\n" not in str(err)
+    else:
+        assert array.ndim == ndim and data.endswith(array.tobytes())
+
+
+@FUZZ
+@given(ndim=st.sampled_from([1, 3]), data=st.data(), gzipped=st.booleans())
+def test_fuzz_read_mutated_idx_files(tmp_path, ndim, data, gzipped):
+    content = data.draw(mutated(ndim))
+    path = tmp_path / "file.gz"
+    path.write_bytes(gzip.compress(content, mtime=0) if gzipped else content)
+    check_read(path, ndim, content)
+
+
+@FUZZ
+@given(ndim=st.sampled_from([1, 3]), data=st.data())
+def test_fuzz_read_mutated_gzip_wrapper(tmp_path, ndim, data):
+    wrapper = bytearray(gzip.compress(VALID[ndim], mtime=0))
+    for _ in range(data.draw(st.integers(1, 4))):
+        wrapper[data.draw(st.integers(0, len(wrapper) - 1))] = data.draw(st.integers(0, 255))
+    wrapper = wrapper[:data.draw(st.integers(0, len(wrapper)))]
+    path = tmp_path / "file.gz"
+    path.write_bytes(bytes(wrapper))
+    check_read(path, ndim, VALID[ndim])
