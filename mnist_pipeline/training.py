@@ -172,7 +172,7 @@ class EpochSeeds(keras.callbacks.Callback):
 
 
 def train_model(model_params, train_params, num_classes, train_data, val_data, callbacks=(), verbose="auto",
-                checkpoint_dir=None):
+                checkpoint_dir=None, tracker=None):
     """Builds, compiles and fits the CNN; returns (model, per-epoch history as a DataFrame).
 
     `train_data` and `val_data` are (x, y) arrays; `callbacks` are added to the epoch logger. With
@@ -180,6 +180,7 @@ def train_model(model_params, train_params, num_classes, train_data, val_data, c
     (not in a multi-worker run: its workers could not agree on the epoch, so it starts afresh).
     The model trains under the tf.distribute strategy named by `train.strategy`; `train.batch_size`
     is the global batch, split across the replicas, and `train.learning_rate` applies to it as given.
+    A `tracker` (tracking.EpochTracker) logs every epoch to DVCLive, the restored ones of a resumed run first.
     """
     (x_train, y_train), (x_val, y_val) = train_data, val_data
     strategy = make_strategy(train_params["strategy"])  # first: a multi-worker strategy must precede any op
@@ -199,6 +200,9 @@ def train_model(model_params, train_params, num_classes, train_data, val_data, c
                           loss=SmoothedSparseCrossentropy(train_params["label_smoothing"]),
                           metrics=["accuracy"], steps_per_execution=steps_per_execution(steps_per_epoch, strategy))
     callbacks = [EpochLog(), EpochSeeds(train_params["seed"]), *callbacks]
+    if tracker:
+        tracker.log_epochs(past)  # DVC empties the log before a stage runs: the checkpoint's epochs go back in
+        callbacks.append(tracker)
     if checkpoint_dir:
         callbacks.append(resume.EpochCheckpoint(checkpoint_dir, run_id, past))
     data = training_dataset(x_train, y_train, train_params["batch_size"], train_params["augment"],
@@ -256,13 +260,14 @@ def member_train_images(n_train, n_val, member, ensemble_split):
 
 
 def train_ensemble(model_params, train_params, num_classes, train_data, val_data, callbacks=(), verbose="auto",
-                   checkpoint_dir=None):
+                   checkpoint_dir=None, training_log=None):
     """Trains `train.ensemble` networks with seeds seed, seed + 1, ... (one after another), as `train_model` does.
 
     The data of member i is `member_split`'s for `train.ensemble_split`.
     Returns (the model averaging their outputs, or the one network; one history DataFrame per member).
     With `checkpoint_dir`, member i checkpoints in its subfolder `member<i>` (the folder itself for a single
     network), so a killed run keeps its finished members and resumes the unfinished one.
+    With `training_log` (a tracking.TrainingLog), each member's epochs are logged there under its own names.
     """
     count, models, logs = train_params["ensemble"], [], []
     for i in range(count):
@@ -271,8 +276,10 @@ def train_ensemble(model_params, train_params, num_classes, train_data, val_data
                                                           train_params["seed"])
         if count > 1:
             print(f"ensemble member {i + 1} of {count} (seed {train_params['seed'] + i}, {trains_on})")
+        tracker = (training_log.tracker(i + 1, validation_held_out(i, train_params["ensemble_split"]))
+                   if training_log else None)
         model, log = train_model(model_params, {**train_params, "seed": train_params["seed"] + i}, num_classes,
-                                 member_train, member_val, callbacks, verbose, member_dir)
+                                 member_train, member_val, callbacks, verbose, member_dir, tracker)
         models.append(model)
         logs.append(log)
     return average_models(models), logs

@@ -2,10 +2,11 @@
 
 Reads models/model.keras, data/prepared/{x,y}_test.npy and params `dataset.class_names` and
 `evaluate` (batch size; the test-time shift: predictions are averaged over each image and copies of
-it shifted that many pixels, see mnist_pipeline.model.shifted_views). Writes metrics/evaluate.json
-(test loss and accuracy, macro precision, recall and F1, per-class accuracy, misclassified count),
-metrics/evaluate_speed.json (images per second) and plots/predictions.csv (for each test image:
-actual, predicted, confidence).
+it shifted that many pixels, see mnist_pipeline.model.shifted_views). Writes two DVCLive summaries
+(mnist_pipeline.tracking): metrics/evaluate/metrics.json (test loss and accuracy, macro precision, recall
+and F1, per-class accuracy, misclassified count) and metrics/evaluate_speed/metrics.json (images per
+second); and plots/predictions.csv (for each test image: actual, predicted, confidence), which dvc.yaml
+draws as the confusion matrix.
 """
 import sys
 import time
@@ -14,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from mnist_pipeline.data import load_split
-from mnist_pipeline.files import write_json, write_text
+from mnist_pipeline.files import write_text
 from mnist_pipeline.metrics import classification_metrics
 from mnist_pipeline.params import load_params
-from mnist_pipeline.paths import EVALUATE_METRICS, EVALUATE_SPEED, MODEL_FILE, PREDICTIONS_PLOT, PREPARED_DIR
+from mnist_pipeline.paths import EVALUATE_LOG, EVALUATE_SPEED_LOG, MODEL_FILE, PREDICTIONS_PLOT, PREPARED_DIR
 from mnist_pipeline.stage import run_stage
 
 
@@ -27,6 +28,7 @@ def main():
     x_test, y_test = load_split(PREPARED_DIR, "test")
 
     from mnist_pipeline.model import load_model, predict_probabilities
+    from mnist_pipeline.tracking import write_summary
     model = load_model(MODEL_FILE, len(class_names))
     model.predict(x_test[:1], verbose=0)  # build the predict function before timing
     start = time.perf_counter()
@@ -35,8 +37,8 @@ def main():
     seconds = time.perf_counter() - start
 
     results = classification_metrics(y_test, probabilities, class_names)
-    write_json(EVALUATE_METRICS, results)
-    write_json(EVALUATE_SPEED, {"eval_images_per_second": round(len(x_test) / seconds, 1)})
+    write_summary(EVALUATE_LOG, results)
+    write_summary(EVALUATE_SPEED_LOG, {"eval_images_per_second": round(len(x_test) / seconds, 1)})
     predictions = pd.DataFrame({"index": np.arange(len(y_test)), "actual": y_test,
                                 "predicted": probabilities.argmax(axis=1),
                                 "confidence": probabilities.max(axis=1).round(6)})

@@ -1,6 +1,7 @@
 """Stage 5, visualize: draws the PNG figures from the training and evaluation outputs.
 
-Reads plots/history.csv, plots/predictions.csv, metrics/evaluate.json, data/prepared/x_test.npy,
+Reads the training history (metrics/train/, metrics/train_speed/: mnist_pipeline.history),
+plots/predictions.csv, metrics/evaluate/metrics.json, data/prepared/x_test.npy,
 models/model.keras (first-layer filters) and params `dataset.class_names` and `visualize`.
 Writes plots/figures/: accuracy.png, loss.png, confusion_matrix.png, sample_predictions.png,
 mistakes.png, per_class_accuracy.png, filters.png.
@@ -14,9 +15,9 @@ import pandas as pd
 from mnist_pipeline import figures
 from mnist_pipeline.data import load_split
 from mnist_pipeline.files import atomic_path
+from mnist_pipeline.history import read_history
 from mnist_pipeline.params import load_params
-from mnist_pipeline.paths import (EVALUATE_METRICS, FIGURES_DIR, HISTORY_PLOT, MODEL_FILE, PREDICTIONS_PLOT,
-                                  PREPARED_DIR)
+from mnist_pipeline.paths import EVALUATE_METRICS, FIGURES_DIR, MODEL_FILE, PREDICTIONS_PLOT, PREPARED_DIR
 from mnist_pipeline.stage import run_stage
 
 
@@ -31,7 +32,7 @@ def first_conv_kernels(path, num_classes):
 def main():
     params = load_params("dataset.class_names", "visualize")
     class_names, vis = params.dataset.class_names, params.visualize
-    history = pd.read_csv(HISTORY_PLOT)
+    history = read_history()
     predictions = pd.read_csv(PREDICTIONS_PLOT)
     per_class = json.loads(EVALUATE_METRICS.read_text())["per_class_accuracy"]
     x_test, _ = load_split(PREPARED_DIR, "test")
