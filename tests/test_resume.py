@@ -1,4 +1,5 @@
-"""A training run interrupted after an epoch resumes there and ends exactly like an uninterrupted run."""
+"""A training run interrupted after an epoch resumes there and ends exactly like an uninterrupted run,
+with each epoch logged once."""
 import keras
 import numpy as np
 import pytest
@@ -44,6 +45,25 @@ def test_resumed_run_matches_uninterrupted(tmp_path, data):
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(straight_log["val_loss"], resumed_log["val_loss"])
+
+
+def test_resumed_run_logs_each_epoch_once(tmp_path, data, monkeypatch):
+    from mnist_pipeline.history import read_history
+    from mnist_pipeline.tracking import TrainingLog
+
+    monkeypatch.chdir(tmp_path)  # the DVCLive logs go to metrics/ here
+    train, val = data
+    with pytest.raises(KeyboardInterrupt):
+        train_model(MODEL, TRAIN, 10, train, val, verbose=0, checkpoint_dir=tmp_path / "run",
+                    callbacks=[StopAfterEpoch(3)], tracker=TrainingLog().tracker(1, True))
+    assert list(read_history()["epoch"]) == [1, 2]  # the epoch it was stopped in is neither logged nor saved
+    # The rerun opens a new, empty log (as after DVC removed the stage's outputs) and resumes after epoch 2.
+    _, log = train_model(MODEL, TRAIN, 10, train, val, verbose=0, checkpoint_dir=tmp_path / "run",
+                         tracker=TrainingLog().tracker(1, True))
+    history = read_history()
+    assert list(history["epoch"]) == [1, 2, 3]
+    for name in ("loss", "val_accuracy", "learning_rate", "seconds"):
+        np.testing.assert_allclose(history[name], log[name], rtol=1e-5, err_msg=name)
 
 
 def test_checkpoint_with_other_params_is_ignored(tmp_path, data):
