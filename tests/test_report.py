@@ -4,6 +4,7 @@ change and it stops with one line when an input is missing.
 Runs `dvc repro` once on tiny generated data in a temporary repository (shared with test_notebook.py through
 `shared_tiny_run`) and reads the reports/*.md it writes there.
 """
+import contextlib
 import json
 import re
 import shutil
@@ -16,7 +17,9 @@ import pytest
 from conftest import dvc, make_pipeline_copy, run, update_params
 from test_pipeline import stages_run
 
-from mnist_pipeline.report import member_training
+from mnist_pipeline.history import metric_file, read_history
+from mnist_pipeline.paths import (DATASET_METRICS, EVALUATE_METRICS, EVALUATE_SPEED, MODEL_CARD_FILE, PREDICTIONS_PLOT,
+                                  REPORT_FILE, TRAIN_METRICS, TRAIN_SPEED)
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +39,13 @@ def tiny(tmp_path_factory):
     return shared_tiny_run(tmp_path_factory)
 
 
-def read_json(repo, name):
-    return json.loads((repo / "metrics" / name).read_text())
+def read_json(repo, path):
+    return json.loads((repo / path).read_text())
+
+
+def history_of(repo):
+    with contextlib.chdir(repo):
+        return read_history()
 
 
 def section(text, heading):
@@ -63,14 +71,14 @@ def integer(cell):
 def test_report_runs_after_visualize(tiny):
     repo, _, result = tiny
     assert stages_run(result)[-2:] == ["visualize", "report"]
-    assert (repo / "reports/report.md").is_file() and (repo / "reports/model_card.md").is_file()
+    assert (repo / REPORT_FILE).is_file() and (repo / MODEL_CARD_FILE).is_file()
 
 
 def test_numbers_match_the_outputs(tiny):
     repo, _, _ = tiny
-    text = (repo / "reports/report.md").read_text()
-    evaluation, dataset = read_json(repo, "evaluate.json"), read_json(repo, "dataset.json")
-    predictions = pd.read_csv(repo / "plots/predictions.csv")
+    text = (repo / REPORT_FILE).read_text()
+    evaluation, dataset = read_json(repo, EVALUATE_METRICS), read_json(repo, DATASET_METRICS)
+    predictions = pd.read_csv(repo / PREDICTIONS_PLOT)
 
     headline = table_rows(text, "## Results")
     assert percent(headline["test accuracy"][0]) == pytest.approx(evaluation["test_accuracy"], abs=5e-5)
@@ -104,30 +112,29 @@ def test_numbers_match_the_outputs(tiny):
 
 def test_architecture_and_history_match(tiny):
     repo, _, _ = tiny
-    text = (repo / "reports/report.md").read_text()
+    text = (repo / REPORT_FILE).read_text()
     layers = table_rows(text, "## Architecture")
-    assert sum(integer(cells[2]) for cells in layers.values()) == read_json(repo, "train.json")["parameters"]
+    assert sum(integer(cells[2]) for cells in layers.values()) == read_json(repo, TRAIN_METRICS)["parameters"]
     assert "`class_probabilities`" in layers and layers["`class_probabilities`"][1] == "10"
 
-    history = pd.read_csv(repo / "plots/history.csv")
-    final = history.iloc[-1]
+    final = history_of(repo).iloc[-1]
     epochs = table_rows(text, "## Overfitting check")
     (row,) = [cells for label, cells in epochs.items() if label.startswith(f"{int(final['epoch'])} (")]
     assert percent(row[0]) == pytest.approx(final["accuracy"], abs=5e-5)
     assert percent(row[1]) == pytest.approx(final["val_accuracy"], abs=5e-5)
     assert float(row[4]) == pytest.approx(final["val_loss"], abs=5e-5)
     speed = table_rows(text, "## Run time and throughput")
-    assert speed["training time"][0].startswith(f"{read_json(repo, 'train_speed.json')['training_seconds']:,.1f} s")
+    assert speed["training time"][0].startswith(f"{read_json(repo, TRAIN_SPEED)['training_seconds']:,.1f} s")
 
 
 def test_links_resolve_relative_to_the_reports_folder(tiny):
     repo, _, _ = tiny
-    for name in ("report.md", "model_card.md"):
-        links = re.findall(r"\]\(([^)#]+)[^)]*\)", (repo / "reports" / name).read_text())
-        assert links, name
+    for path in (REPORT_FILE, MODEL_CARD_FILE):
+        links = re.findall(r"\]\(([^)#]+)[^)]*\)", (repo / path).read_text())
+        assert links, path
         for link in links:
-            assert not Path(link).is_absolute() and (repo / "reports" / link).is_file(), f"{name}: {link}"
-    figures = re.findall(r"!\[[^]]*\]\(\.\./plots/figures/(\w+\.png)\)", (repo / "reports/report.md").read_text())
+            assert not Path(link).is_absolute() and (repo / path.parent / link).is_file(), f"{path}: {link}"
+    figures = re.findall(r"!\[[^]]*\]\(\.\./plots/figures/(\w+\.png)\)", (repo / REPORT_FILE).read_text())
     assert sorted(figures) == sorted(path.name for path in (repo / "plots/figures").glob("*.png"))
 
 
@@ -140,20 +147,21 @@ def test_dataset_name_change_reruns_report_only(tiny):
     repo, env, _ = tiny
     update_params(repo / "params.yaml", {"dataset": {"name": "Tiny bars"}})
     assert stages_run(dvc("repro", cwd=repo, env=env)) == ["report"]
-    assert (repo / "reports/report.md").read_text().startswith("# Tiny bars CNN: run report\n")
+    assert (repo / REPORT_FILE).read_text().startswith("# Tiny bars CNN: run report\n")
 
 
 def test_new_figures_rerun_report_without_changing_it(tiny):
     # visualize.dpi is not a param of report, but the figures it links are its deps.
     repo, env, _ = tiny
-    before = {name: (repo / "reports" / name).read_bytes() for name in ("report.md", "model_card.md")}
+    before = {path: (repo / path).read_bytes() for path in (REPORT_FILE, MODEL_CARD_FILE)}
     update_params(repo / "params.yaml", {"visualize": {"dpi": 60}})
     assert stages_run(dvc("repro", cwd=repo, env=env)) == ["visualize", "report"]
-    assert before == {name: (repo / "reports" / name).read_bytes() for name in before}
+    assert before == {path: (repo / path).read_bytes() for path in before}
 
 
-INPUTS = ["metrics/dataset.json", "metrics/train.json", "metrics/train_speed.json", "metrics/evaluate.json",
-          "metrics/evaluate_speed.json", "plots/history.csv", "plots/predictions.csv", "plots/figures/loss.png"]
+INPUTS = [path.as_posix() for path in (DATASET_METRICS, TRAIN_METRICS, TRAIN_SPEED, EVALUATE_METRICS, EVALUATE_SPEED,
+                                        metric_file("val_accuracy"), metric_file("seconds"), PREDICTIONS_PLOT)] + [
+    "plots/figures/loss.png"]
 
 
 @pytest.mark.parametrize("name", INPUTS)
@@ -166,17 +174,17 @@ def test_missing_input_fails_with_one_line_naming_it(tiny, tmp_path, name):
     assert result.returncode == 1
     assert re.fullmatch(rf"error: {re.escape(name)}: not found; run (`dvc repro` to produce it|the visualize stage "
                         r"\(dvc repro\))\n", result.stderr), result.stderr
-    assert (copy / "reports/report.md").read_bytes() == (repo / "reports/report.md").read_bytes()
+    assert (copy / REPORT_FILE).read_bytes() == (repo / REPORT_FILE).read_bytes()
 
 
 def test_malformed_metrics_file_fails_with_one_line(tiny, tmp_path):
     repo, env, _ = tiny
     copy = tmp_path / "repo"
     shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".git", ".dvc", "data"))
-    (copy / "metrics/evaluate.json").write_text('{"test_accuracy": 0.5}\n')
+    (copy / EVALUATE_METRICS).write_text('{"test_accuracy": 0.5}\n')
     result = run([sys.executable, "stages/report.py"], cwd=copy, env={**env, "PYTHONPATH": str(copy)}, check=False)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: metrics/evaluate.json: test_loss, macro_precision")
+    assert result.stderr.startswith(f"error: {EVALUATE_METRICS}: test_loss, macro_precision")
     assert result.stderr.count("\n") == 1
 
 
@@ -184,26 +192,18 @@ def test_ensemble_run_saves_one_averaging_model_and_reports_it(tmp_path):
     repo, env = make_pipeline_copy(tmp_path)
     update_params(repo / "params.yaml", {"train": {"ensemble": 2, "ensemble_split": "all"}})
     dvc("repro", cwd=repo, env=env)
-    train = read_json(repo, "train.json")
+    train = read_json(repo, TRAIN_METRICS)
     # member 2 trained on the validation images too: no validation figure for it
     assert train["member_final_val_accuracy"]["member2"] is None
     assert list(train["member_final_val_accuracy"]) == ["member1", "member2"]
-    history = pd.read_csv(repo / "plots/history.csv")
-    assert train["final_val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1], abs=1e-6)
+    assert train["final_val_accuracy"] == pytest.approx(history_of(repo)["val_accuracy"].iloc[-1], abs=1e-6)
     assert train["final_val_accuracy"] == train["member_final_val_accuracy"]["member1"]
-    text = (repo / "reports/report.md").read_text()
+    text = (repo / REPORT_FILE).read_text()
     assert "Layers of each of its 2 members (`member1` to `member2`" in text
     layers = table_rows(text, "## Architecture")
     assert 2 * sum(integer(cells[2]) for cells in layers.values()) == train["parameters"]
-    card = (repo / "reports/model_card.md").read_text()
+    card = (repo / MODEL_CARD_FILE).read_text()
     assert ("an ensemble that averages 2 such networks trained with consecutive seeds, the first on the train "
             "split and the others on all the training and validation images,") in card
     assert (repo / "plots/figures/filters.png").is_file()
 
-
-def test_member_training_says_what_each_ensemble_split_trains_on():
-    assert member_training({"ensemble_split": "same"}) == "trained with consecutive seeds"
-    assert member_training({"ensemble_split": "folds"}).endswith(
-        "each on its own cross-validation fold of the training and validation images")
-    assert member_training({"ensemble_split": "all"}).endswith(
-        "the first on the train split and the others on all the training and validation images")

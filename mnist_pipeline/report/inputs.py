@@ -1,0 +1,162 @@
+"""Reads and checks what the report shows: the metrics JSON files, the per-epoch history (mnist_pipeline.history),
+the predictions table, the figures it links and the saved model, all at the paths in mnist_pipeline/paths.py.
+
+`read_run_outputs` returns them as one RunOutputs; a missing or malformed input raises ReportInputError,
+whose one-line message names the file and the stage to rerun.
+"""
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mnist_pipeline.history import metric_file, read_history
+from mnist_pipeline.paths import (DATASET_METRICS, EVALUATE_METRICS, EVALUATE_SPEED, FIGURES_DIR, MODEL_FILE,
+                                  PREDICTION_COLUMNS, PREDICTIONS_PLOT, REPORT_FILE, TRAIN_METRICS, TRAIN_SPEED)
+from mnist_pipeline.stage import PipelineError
+
+SPLITS = ("train", "val", "test")
+# plots/figures/<name> that the report links (the visualize stage draws them)
+FIGURES = ("accuracy.png", "loss.png", "confusion_matrix.png", "per_class_accuracy.png", "mistakes.png",
+           "sample_predictions.png", "filters.png")
+
+
+# The files the report names as its sources, by the RunOutputs field read from them.
+SOURCES = {"dataset": DATASET_METRICS, "train": TRAIN_METRICS, "train_speed": TRAIN_SPEED,
+           "evaluation": EVALUATE_METRICS, "evaluate_speed": EVALUATE_SPEED, "history": metric_file("loss").parent,
+           "epoch_seconds": metric_file("seconds"), "predictions": PREDICTIONS_PLOT}
+
+
+class ReportInputError(PipelineError, ValueError):
+    """An output of an earlier stage that the report reads is missing or malformed."""
+
+
+def read_json(path, keys):
+    """The JSON object in `path`, which must hold every key in `keys`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ReportInputError(f"{path}: not found; run `dvc repro` to produce it") from None
+    except (OSError, ValueError) as err:
+        raise ReportInputError(f"{path}: cannot read it as JSON ({err})") from None
+    missing = [key for key in keys if not isinstance(data, dict) or key not in data]
+    if missing:
+        raise ReportInputError(f"{path}: {', '.join(missing)} missing; rerun the stage that writes it")
+    return data
+
+
+def read_csv(path, columns):
+    """The table in the CSV file `path`, which must have `columns` and at least one row."""
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise ReportInputError(f"{path}: not found; run `dvc repro` to produce it") from None
+    except (OSError, ValueError) as err:  # pandas' parser errors are ValueErrors
+        raise ReportInputError(f"{path}: cannot read it as CSV ({str(err).splitlines()[0]})") from None
+    missing = [column for column in columns if column not in table.columns]
+    if missing or table.empty:
+        raise ReportInputError(f"{path}: {'columns ' + ', '.join(missing) if missing else 'rows'} missing; "
+                               "rerun the stage that writes it")
+    return table
+
+
+def require_classes(path, mapping, class_names):
+    """Checks that `mapping` (a part of the JSON file `path`) has an entry for every class name."""
+    missing = [name for name in class_names if name not in mapping]
+    if missing:
+        raise ReportInputError(f"{path}: no entry for class {missing[0]!r} of dataset.class_names; "
+                               "rerun the stage that writes it")
+
+
+def require_class_indices(predictions, class_count):
+    """Checks that every actual and predicted class in plots/predictions.csv is in 0..class_count - 1."""
+    if not predictions[["actual", "predicted"]].isin(range(class_count)).all(axis=None):
+        raise ReportInputError(f"{PREDICTIONS_PLOT}: class indices outside 0..{class_count - 1}; "
+                               "rerun the evaluate stage")
+
+
+def require_epoch(history, epoch):
+    """Checks that the history has a row for `epoch` (the best epoch named in the train metrics)."""
+    if not (history["epoch"] == epoch).any():
+        raise ReportInputError(f"{metric_file('val_accuracy')}: no row for epoch {epoch} named in {TRAIN_METRICS}; "
+                               "rerun the train stage")
+
+
+def figure_links(figures_dir, report_dir):
+    """{figure file name: its path relative to `report_dir`} for FIGURES, each of which must exist."""
+    links = {}
+    for name in FIGURES:
+        path = Path(figures_dir) / name
+        if not path.is_file():
+            raise ReportInputError(f"{path}: not found; run the visualize stage (dvc repro)")
+        links[name] = Path(os.path.relpath(path, report_dir)).as_posix()
+    return links
+
+
+@dataclass
+class ModelSummary:
+    """What the report says about the saved model: its layers and parameter counts."""
+    name: str
+    input_shape: tuple
+    layers: list  # (name, type, output shape without the batch axis, parameter count) per layer (of one member)
+    parameters: int
+    trainable: int
+    members: int  # networks averaged (train.ensemble); 1 for a single network
+
+
+def describe_model(model):
+    """A ModelSummary of a loaded Keras model; of an ensemble, the layers are its first member's."""
+    from mnist_pipeline.model import ensemble_members
+    members = ensemble_members(model)
+    layers = [(layer.name, type(layer).__name__, tuple(layer.output.shape[1:]), layer.count_params())
+              for layer in members[0].layers]
+    trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+    return ModelSummary(model.name, tuple(model.input_shape[1:]), layers, model.count_params(), trainable,
+                        len(members))
+
+
+@dataclass
+class RunOutputs:
+    """Everything the report and model card show."""
+    dataset_name: str
+    class_names: list
+    train_params: dict        # the validated `train` section of params.yaml, as a mapping
+    test_time_shift_px: int   # params.yaml evaluate.test_time_shift_px
+    dataset: dict             # metrics/dataset.json
+    train: dict               # metrics/train.json
+    train_speed: dict         # metrics/train_speed.json
+    evaluation: dict          # metrics/evaluate.json
+    evaluate_speed: dict      # metrics/evaluate_speed.json
+    history: pd.DataFrame     # the first (or only) network's per-epoch history, columns paths.HISTORY_COLUMNS
+    predictions: pd.DataFrame  # plots/predictions.csv
+    model: ModelSummary
+    figures: dict             # figure file name -> link relative to the report's folder
+    sources: dict             # the files above as the report names them (SOURCES)
+
+
+def read_run_outputs(dataset_name, class_names, train_params, test_time_shift_px):
+    """The RunOutputs of the run in the current directory, every input checked before the model is loaded."""
+    inputs = dict(
+        dataset=read_json(DATASET_METRICS, SPLITS),
+        train=read_json(TRAIN_METRICS, ("best_epoch", "best_val_accuracy")),
+        train_speed=read_json(TRAIN_SPEED, ("training_seconds", "train_images_per_second", "peak_memory_mib")),
+        evaluation=read_json(EVALUATE_METRICS, ("test_accuracy", "test_loss", "macro_precision", "macro_recall",
+                                                "macro_f1", "misclassified", "per_class_accuracy")),
+        evaluate_speed=read_json(EVALUATE_SPEED, ("eval_images_per_second",)),
+        history=read_history(),
+        predictions=read_csv(PREDICTIONS_PLOT, PREDICTION_COLUMNS),
+        figures=figure_links(FIGURES_DIR, REPORT_FILE.parent),
+    )
+    require_classes(EVALUATE_METRICS, inputs["evaluation"]["per_class_accuracy"], class_names)
+    for split in SPLITS:
+        require_classes(DATASET_METRICS, inputs["dataset"][split], class_names)
+    require_class_indices(inputs["predictions"], len(class_names))
+    require_epoch(inputs["history"], inputs["train"]["best_epoch"])
+
+    from mnist_pipeline.model import load_model  # imported after the checks: TensorFlow takes seconds to load
+    model = describe_model(load_model(MODEL_FILE, len(class_names)))
+    return RunOutputs(dataset_name=dataset_name, class_names=class_names, train_params=train_params,
+                      test_time_shift_px=test_time_shift_px, model=model,
+                      sources={name: path.as_posix() for name, path in SOURCES.items()}, **inputs)
