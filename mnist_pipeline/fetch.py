@@ -52,7 +52,8 @@ def _download(url, tmp, timeout):
         total = int(response.headers.get("Content-Length") or 0) or None
         if total is not None and total > MAX_CONTENT_BYTES:
             raise _too_big()
-        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False) as bar:
+        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False,
+                  disable=None) as bar:  # a progress bar on a terminal only
             while chunk := response.read(CHUNK):
                 out.write(chunk)
                 bar.update(len(chunk))
