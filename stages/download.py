@@ -2,7 +2,8 @@
 
 Reads params `dataset.mirrors` and `dataset.files` (names, SHA-256 of each file's content). Set the environment
 variable MNIST_MIRROR to a directory holding the files to try it before the network (offline use).
-Writes data/raw/<file name> for each file, each verified against its checksum.
+Writes data/raw/<file name> for each file, each verified against its checksum; stops at once, before
+any fetch, if data/raw cannot be written.
 """
 import os
 import sys

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from mnist_pipeline import files
-from mnist_pipeline.files import OutputError, atomic_path, write_json
+from mnist_pipeline.files import InputError, OutputError, atomic_path, open_input, writable_directory, write_json
 
 
 def test_write_replaces_file_atomically(tmp_path):
@@ -52,3 +52,49 @@ def test_output_directory_that_is_a_file(tmp_path):
     (tmp_path / "metrics").write_text("not a directory")
     with pytest.raises(OutputError, match=r"metrics/m.json: cannot write output"):
         write_json(tmp_path / "metrics" / "m.json", {})
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "not found; make it first"),
+    (lambda p: p.mkdir(), "is a directory; expected a regular file"),
+    (lambda p: os.mkfifo(p), r"is a FIFO \(named pipe\); expected a regular file"),
+    (lambda p: p.symlink_to("/dev/null"), "is a character device; expected a regular file"),
+    (lambda p: p.write_bytes(b""), "is empty"),
+])
+def test_open_input_refuses_anything_but_a_non_empty_regular_file(tmp_path, make, message):
+    path = tmp_path / "in.bin"
+    make(path)
+    with pytest.raises(InputError, match=rf"^{path}: {message}$"):
+        with open_input(path, "make it first"):
+            pass
+
+
+def test_open_input_reports_an_unreadable_file(tmp_path):
+    path = tmp_path / "in.bin"
+    path.write_bytes(b"secret")
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        pytest.skip("running as a user who can read anything (root): permissions are not enforced")
+    with pytest.raises(InputError, match=rf"^{path}: cannot read \(Permission denied\)$"):
+        with open_input(path):
+            pass
+
+
+def test_open_input_reads_a_regular_file(tmp_path):
+    (tmp_path / "in.bin").write_bytes(b"data")
+    with open_input(tmp_path / "in.bin") as file:
+        assert file.read() == b"data"
+
+
+@pytest.mark.parametrize("blocker, message", [
+    ("out", "out: is not a directory; cannot write outputs into it"),
+    ("parent", r"parent/out: cannot write output \(Not a directory\)"),
+])
+def test_writable_directory_fails_at_once_where_a_file_is_in_the_way(tmp_path, blocker, message):
+    (tmp_path / "parent").mkdir()
+    (tmp_path / "out").write_text("a file")
+    directory = tmp_path / "out" if blocker == "out" else tmp_path / "out" / "parent" / "out"
+    with pytest.raises(OutputError, match=message):
+        writable_directory(directory)
+    assert writable_directory(tmp_path / "parent" / "new") == tmp_path / "parent" / "new"
+    assert os.listdir(tmp_path / "parent") == ["new"] and os.listdir(tmp_path / "parent" / "new") == []
