@@ -1,17 +1,26 @@
-"""DVC experiment queues: queued runs with different params each keep their own params and metrics.
+"""DVC experiments on a tiny pipeline: a queued sweep whose runs each keep their own params and DVCLive metrics,
+`dvc exp show` while a queued run is still training, `dvc plots diff` between two experiments, and the model
+fetched as a DVC artifact from a clone of the repository.
 
-Queued experiments run in temporary copies of the last commit, in a background DVC queue worker
-that inherits this environment (MNIST_MIRROR, the venv's python first on PATH).
+Queued experiments run in temporary copies of the last commit, in a background DVC queue worker that inherits
+this environment (MNIST_MIRROR, the venv's python first on PATH). The tests share one sweep and run in order.
 """
 import json
+import os
+import signal
+import time
 
 import pytest
 
-from conftest import dvc, run
+from conftest import dvc, make_pipeline_copy, run
 
 pytestmark = pytest.mark.slow
 
 RATES = {"lr-low": 0.001, "lr-high": 0.01}
+EPOCHS = 3
+# DVCLive writes this file in the repository (not in the run's temporary copy) after every epoch of a queued
+# run: {"pid": the training process, "step": the epoch}. The VS Code extension watches it to refresh.
+STEP_SIGNAL = ".dvc/tmp/exps/run/DVCLIVE_STEP_COMPLETED"
 
 
 def commit_all(repo, message):
@@ -23,31 +32,109 @@ def commit_all(repo, message):
 
 
 def experiments(repo, env):
-    """{name: (params.yaml values, metrics/evaluate.json values)} of the experiments `dvc exp show` lists."""
+    """{name: (state, params.yaml values, {metrics file: values})} of the experiments `dvc exp show` lists."""
     found = {}
     for baseline in json.loads(dvc("exp", "show", "--json", cwd=repo, env=env).stdout):
         for experiment in baseline.get("experiments") or []:
+            state = (experiment.get("executor") or {}).get("state", "success")
             for rev in experiment["revs"]:
-                data = rev["data"]
-                found[rev["name"]] = (data["params"]["params.yaml"]["data"],
-                                      data["metrics"].get("metrics/evaluate.json", {}).get("data"))
+                data = rev.get("data") or {}
+                found[rev["name"] or experiment["name"]] = (
+                    state, (data.get("params") or {}).get("params.yaml", {}).get("data"),
+                    {path: values.get("data") for path, values in (data.get("metrics") or {}).items()})
     return found
 
 
-def test_queued_sweep_runs_every_experiment_with_its_own_params(pipeline_copy):
-    repo, env = pipeline_copy
-    commit_all(repo, "pipeline")
-    for name, rate in RATES.items():
-        dvc("exp", "run", "--queue", "-n", name, "-S", f"train.learning_rate={rate}", "evaluate", cwd=repo, env=env)
+def wait_for(condition, what, timeout=600):
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return result
+
+
+def step_signal(repo):
     try:
-        # --run-all starts a queue worker (as `dvc queue start` does) and waits for every queued experiment.
-        dvc("exp", "run", "--run-all", "-j", "1", cwd=repo, env=env)
+        return json.loads((repo / STEP_SIGNAL).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A committed tiny pipeline, its data prepared (DVC's run cache then skips download and preprocess in
+    the queued runs), and two queued experiments started with `dvc queue start`.
+
+    Returns (repo, env, what `dvc exp show` listed while the first run was paused after an epoch, the
+    epoch the pause followed) once both runs have ended.
+    """
+    repo, env = make_pipeline_copy(tmp_path_factory.mktemp("experiments"))
+    commit_all(repo, "pipeline")
+    dvc("repro", "preprocess", cwd=repo, env=env)
+    for name, rate in RATES.items():
+        dvc("exp", "run", "--queue", "-n", name, "-S", f"train.learning_rate={rate}", "-S", f"train.epochs={EPOCHS}",
+            "evaluate", cwd=repo, env=env)
+    dvc("queue", "start", "-j", "1", cwd=repo, env=env)
+    try:
+        signal_data = wait_for(lambda: step_signal(repo), "the first logged epoch")
+        os.kill(signal_data["pid"], signal.SIGSTOP)  # holds the training at this epoch while we look
+        try:
+            live = experiments(repo, env)
+        finally:
+            os.kill(signal_data["pid"], signal.SIGCONT)
+        wait_for(lambda: "Running" not in (status := dvc("queue", "status", cwd=repo, env=env).stdout)
+                 and "Queued" not in status, "the queued runs to end")
     finally:
         dvc("queue", "stop", cwd=repo, env=env, check=False)  # the worker would otherwise idle for a minute
+    return repo, env, live, signal_data["step"]
+
+
+def test_exp_show_reports_a_queued_run_while_it_trains(sweep):
+    _, _, live, step = sweep
+    running = {name: metrics for name, (state, _, metrics) in live.items() if state == "running"}
+    assert list(running) == ["lr-low"], live  # the worker runs the queue in order, one at a time
+    train = running["lr-low"]["metrics/train/metrics.json"]
+    assert step <= train["step"] < EPOCHS  # DVCLive's summary of the epochs finished so far
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(train)
+    assert "best_epoch" not in train  # the run's final summary is not written yet
+
+
+def test_queued_sweep_reports_every_run_with_its_own_params(sweep):
+    repo, env, _, _ = sweep
     results = experiments(repo, env)
     assert set(RATES) <= set(results), dvc("queue", "status", cwd=repo, env=env).stdout
     for name, rate in RATES.items():
-        params, metrics = results[name]
-        assert params["train"]["learning_rate"] == rate
-        assert 0 <= metrics["test_accuracy"] <= 1
-    assert results["lr-low"][1] != results["lr-high"][1]  # different runs, not one result shown twice
+        state, params, metrics = results[name]
+        assert state == "success" and params["train"]["learning_rate"] == rate
+        train = metrics["metrics/train/metrics.json"]
+        assert train["step"] == EPOCHS and 1 <= train["best_epoch"] <= EPOCHS  # last epoch's values + summary
+        assert 0 <= train["val_accuracy"] <= 1 and train["learning_rate"] >= 0
+        assert metrics["metrics/train_speed/metrics.json"]["training_seconds"] > 0
+        assert 0 <= metrics["metrics/evaluate/metrics.json"]["test_accuracy"] <= 1
+    assert results["lr-low"][2] != results["lr-high"][2]  # different runs, not one result shown twice
+
+
+def test_plots_diff_draws_both_experiments(sweep):
+    repo, env, _, _ = sweep
+    plots = json.loads(dvc("plots", "diff", *RATES, "--json", cwd=repo, env=env).stdout)["data"]
+    for title, rows in (("Accuracy per epoch", 2 * EPOCHS), ("Loss per epoch", 2 * EPOCHS),
+                        ("Learning rate", EPOCHS), ("Confusion matrix", 200)):  # 200 test images
+        (plot,) = plots[title]
+        assert plot["type"] == "vega" and set(plot["revisions"]) == set(RATES), title
+        for name in RATES:
+            assert sum(row["rev"] == name for row in plot["content"]["data"]["values"]) == rows, (title, name)
+    html = dvc("plots", "diff", *RATES, "-o", "diff", cwd=repo, env=env)
+    assert (repo / "diff/index.html").is_file(), html.stdout
+
+
+def test_model_artifact_from_a_clone(sweep, tmp_path):
+    repo, env, _, _ = sweep
+    dvc("exp", "apply", "lr-low", cwd=repo, env=env)
+    dvc("remote", "add", "-d", "storage", str(tmp_path / "remote"), cwd=repo, env=env)
+    commit_all(repo, "lr-low")
+    run(["gto", "register", "mnist-cnn", "--version", "v1.0.0"], cwd=repo, env=env)
+    dvc("push", "models/model.keras", cwd=repo, env=env)
+    run(["git", "clone", "-q", str(repo), str(tmp_path / "clone")], cwd=tmp_path)
+    (tmp_path / "out").mkdir()
+    dvc("artifacts", "get", str(tmp_path / "clone"), "mnist-cnn", cwd=tmp_path / "out", env=env)
+    assert (tmp_path / "out/model.keras").read_bytes() == (repo / "models/model.keras").read_bytes()
