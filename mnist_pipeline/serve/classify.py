@@ -1,0 +1,113 @@
+"""Classifies uploaded pictures with predict.py's own preparation and model code, batching the model calls.
+
+`prepare_upload(name, data, max_pixels, folder)` turns an upload's bytes into predict.py's 28x28 input
+(decode.load_image and prepare.prepare_image on the bytes written to a file in `folder`, so the
+server reads a picture exactly as predict.py reads the same file). `Batcher` gathers the inputs of
+requests that arrive together and runs one `predict_probabilities` call for them on a thread of its
+own, off the event loop; `model_runner` is that call; `records(...)` gives predict.py's JSON rows,
+with the ten probabilities and the 28x28 input added when asked for.
+"""
+import asyncio
+import io
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mnist_pipeline.predict.decode import ImageError, load_image
+from mnist_pipeline.predict.output import results
+from mnist_pipeline.predict.prepare import prepare_image
+from mnist_pipeline.serve.uploads import RequestError
+
+
+def prepare_upload(name, data, max_pixels, folder):
+    """The (28, 28) float32 model input of an uploaded picture; RequestError (422) names the problem."""
+    pixels = header_pixels(data)
+    if pixels > max_pixels:
+        raise RequestError(422, f"{name}: too many pixels ({pixels:,}; the limit is {max_pixels:,} per image)")
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=Path(name).suffix[:8]) as file:
+        file.write(data)
+        file.flush()
+        try:
+            return prepare_image(load_image(file.name))
+        except ImageError as err:
+            raise RequestError(422, f"{name}: {err.problem}") from None
+
+
+def header_pixels(data):
+    """Width x height from an image header (nothing is decoded); 0 where Pillow cannot read one, so
+    that load_image names the problem."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.width * img.height
+    except Exception:  # not an image, a damaged header, a decompression bomb: load_image says which
+        return 0
+
+
+def records(names, probabilities, inputs, details):
+    """predict.py's JSON rows (file = the upload's name); with `details`, each also holds the ten
+    `probabilities` and `input_28x28`, the model's input as 784 grey levels 0-255, row by row."""
+    rows = results(names, probabilities)
+    if details:
+        for row, probs, digit in zip(rows, probabilities, inputs):
+            row["probabilities"] = [float(p) for p in probs]
+            row["input_28x28"] = np.round(digit * 255).astype(np.uint8).ravel().tolist()
+    return rows
+
+
+def model_runner(model, shift_px, batch_size):
+    """run(batch): the (N, 10) probabilities of (N, 28, 28) inputs, by predict.py's predict_probabilities."""
+    from mnist_pipeline.model import predict_probabilities
+
+    return lambda batch: predict_probabilities(model, batch[..., np.newaxis], batch_size, shift_px)
+
+
+class Batcher:
+    """Runs the model for requests that arrive together in one call, on one thread off the event loop.
+
+    `await batcher.predict(inputs)` returns the (N, 10) probabilities of (N, 28, 28) inputs, computed
+    by `run(batch)` (see model_runner) on the inputs of every request waiting. A request waits at most
+    `window_s` for others to join it; requests that arrive while the model runs go into the next call.
+    """
+
+    def __init__(self, run, window_s=0.002):
+        self.run = run
+        self.window_s = window_s
+        self.queue = asyncio.Queue()
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="model")
+        self.worker = None
+
+    async def predict(self, inputs):
+        """The model's probabilities for (N, 28, 28) float32 inputs, computed with other requests' inputs."""
+        if self.worker is None:
+            self.worker = asyncio.create_task(self.serve())
+        answer = asyncio.get_running_loop().create_future()
+        await self.queue.put((inputs, answer))
+        return await answer
+
+    async def serve(self):
+        """Forever: waits for a request, gathers those that arrive within the window, runs one model call."""
+        loop = asyncio.get_running_loop()
+        while True:
+            waiting = [await self.queue.get()]
+            await asyncio.sleep(self.window_s)
+            while not self.queue.empty():
+                waiting.append(self.queue.get_nowait())
+            batch = np.concatenate([inputs for inputs, _ in waiting])
+            try:
+                probabilities = await loop.run_in_executor(self.thread, self.run, batch)
+            except Exception as err:  # the model failed: every waiting request gets the error
+                for _, answer in waiting:
+                    answer.done() or answer.set_exception(err)
+                continue
+            start = 0
+            for inputs, answer in waiting:
+                if not answer.done():  # the client may have gone
+                    answer.set_result(probabilities[start:start + len(inputs)])
+                start += len(inputs)
+
+    def warm_up(self):
+        """One model call on a blank input, so the first request does not pay for building the graph."""
+        self.run(np.zeros((1, 28, 28), dtype=np.float32))

@@ -1,0 +1,268 @@
+"""Tests serve.py's HTTP API (mnist_pipeline/serve/): same answers as predict.py, every refusal, concurrency.
+
+The tests marked slow start one server (a child process on a free port, small limits) on the fast
+recipe's model trained on real MNIST (the `real_mnist_model_file` fixture; they skip without
+../shared/data/mnist) and send it real MNIST test digits drawn as pictures (predict/styles.py).
+The others check the batcher, the limits and the model card in-process, without TensorFlow.
+"""
+import asyncio
+import hashlib
+import http.client
+import io
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REAL_MNIST, ROOT, run
+from mnist_pipeline.serve.classify import Batcher
+from mnist_pipeline.serve.client import multipart, post_images, request, start_server, stop_server
+from mnist_pipeline.serve.model_card import describe_model
+
+LIMITS = {"--max-request-bytes": 1_000_000, "--max-files": 3, "--max-pixels": 4_000_000}
+
+
+def encoded(image, format_, **options):
+    """The bytes of a PIL image saved in `format_`."""
+    out = io.BytesIO()
+    image.save(out, format_, **options)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """[(name, PNG or JPEG bytes, label)]: 12 MNIST test digits, drawn with a mouse (PNG) or photographed (JPEG)."""
+    from mnist_pipeline.predict import styles
+
+    if not REAL_MNIST.is_dir():
+        pytest.skip(f"MNIST files not found in {REAL_MNIST}")
+    images, labels = styles.sample_digits(REAL_MNIST, 12, seed=3)
+    rng = np.random.default_rng(0)
+    pictures = []
+    for i, (image, label) in enumerate(zip(images, labels)):
+        if i % 2:
+            pictures.append((f"photo{i}.jpg", encoded(styles.render_paper_photo(image, rng), "JPEG", quality=85), label))
+        else:
+            pictures.append((f"drawing{i}.png", encoded(styles.render_mouse(image, rng), "PNG"), label))
+    return pictures
+
+
+@pytest.fixture(scope="module")
+def server(real_mnist_model_file, tmp_path_factory):
+    """The base URL of a running server with the test LIMITS; stopped after the module's tests."""
+    log = (tmp_path_factory.mktemp("serve") / "stderr.txt").open("w")
+    process, url = start_server(real_mnist_model_file, [v for item in LIMITS.items() for v in item], log)
+    yield url
+    stop_server(process)
+    log.close()
+
+
+def assert_serving(url):
+    """The server still answers its health check."""
+    assert request(url + "api/health")[0] == 200
+
+
+# --- in-process: batching, model card
+
+def test_batcher_runs_requests_that_arrive_together_in_one_call():
+    calls = []
+
+    def run(batch):
+        calls.append(len(batch))
+        return batch.reshape(len(batch), -1)[:, :10] * 2
+
+    async def main():
+        batcher = Batcher(run, window_s=0.01)
+        inputs = [np.full((n, 28, 28), i, dtype=np.float32) for i, n in enumerate([1, 2, 1, 3], start=1)]
+        return inputs, await asyncio.gather(*(batcher.predict(x) for x in inputs))
+
+    inputs, answers = asyncio.run(main())
+    assert calls == [7]
+    for x, answer in zip(inputs, answers):
+        np.testing.assert_array_equal(answer, x.reshape(len(x), -1)[:, :10] * 2)
+
+
+def test_batcher_passes_a_model_failure_to_every_waiting_request_and_goes_on():
+    def run(batch):
+        if batch[0, 0, 0] < 0:
+            raise RuntimeError("model failed")
+        return np.ones((len(batch), 10))
+
+    async def main():
+        batcher = Batcher(run)
+        failed = await asyncio.gather(batcher.predict(-np.ones((1, 28, 28))), batcher.predict(np.ones((1, 28, 28))),
+                                      return_exceptions=True)
+        return failed, await batcher.predict(np.ones((2, 28, 28)))
+
+    failed, later = asyncio.run(main())
+    assert [str(err) for err in failed] == ["model failed"] * 2
+    assert later.shape == (2, 10)
+
+
+def test_model_card_gives_the_test_accuracy_only_for_the_evaluated_model_file(tmp_path):
+    model = tmp_path / "models" / "model.keras"
+    model.parent.mkdir()
+    model.write_bytes(b"weights")
+    (tmp_path / "metrics").mkdir()
+    from mnist_pipeline.paths import EVALUATE_METRICS
+    (tmp_path / EVALUATE_METRICS).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / EVALUATE_METRICS).write_text(json.dumps({"test_accuracy": 0.9963}))
+    lock = {"stages": {"evaluate": {"deps": [{"path": "models/model.keras", "md5": hashlib.md5(b"weights").hexdigest()}]}}}
+    (tmp_path / "dvc.lock").write_text(json.dumps(lock))  # JSON is YAML
+
+    card = describe_model(model, tmp_path)
+    assert card["sha256"] == hashlib.sha256(b"weights").hexdigest()[:12]
+    assert card["test_accuracy"] == 0.9963
+
+    model.write_bytes(b"retrained")
+    card = describe_model(model, tmp_path)
+    assert card["test_accuracy"] is None and "another model file" in card["accuracy_note"]
+
+
+# --- a running server
+
+@pytest.mark.slow
+def test_health_names_the_model_and_the_limits(server, real_mnist_model_file):
+    status, body = request(server + "api/health")
+    assert status == 200 and body["status"] == "ok"
+    assert body["model"]["sha256"] == hashlib.sha256(real_mnist_model_file.read_bytes()).hexdigest()[:12]
+    assert body["limits"] == {"max_request_bytes": 1_000_000, "max_files": 3, "max_pixels": 4_000_000}
+
+
+@pytest.mark.slow
+def test_same_answers_as_predict_py(server, digits, real_mnist_model_file, tmp_path):
+    """Pictures sent to the server get predict.py's records, and the probabilities predict.py's functions
+    compute for the same files, to float precision."""
+    from mnist_pipeline.model import load_model, predict_probabilities
+    from mnist_pipeline.predict import cli
+
+    chosen = digits[:3]
+    paths = []
+    for name, data, _ in chosen:
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(data)
+    status, served = post_images(server + "api/predict?details=1", [(name, data) for name, data, _ in chosen])
+    assert status == 200
+
+    printed = json.loads(run([sys.executable, "predict.py", "--format", "json", "--model", real_mnist_model_file,
+                              *paths], cwd=ROOT).stdout)
+    assert [row["file"] for row in printed] == [str(path) for path in paths]
+    assert [row["file"] for row in served] == [name for name, _, _ in chosen]
+    for row, expected in zip(served, printed):
+        assert {k: row[k] for k in ("digit", "confidence", "top3")} == {k: expected[k] for k in ("digit", "confidence",
+                                                                                                 "top3")}
+    kept, inputs = cli.prepare_all(paths, lambda path, problem: pytest.fail(f"{path}: {problem}"))
+    probabilities = predict_probabilities(load_model(real_mnist_model_file), inputs[..., np.newaxis], cli.BATCH_SIZE,
+                                          cli.default_shift_px())
+    np.testing.assert_allclose([row["probabilities"] for row in served], probabilities, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal([row["input_28x28"] for row in served],
+                                  np.round(inputs * 255).astype(np.uint8).reshape(len(paths), -1))
+
+
+@pytest.mark.slow
+def test_records_without_details_are_predict_py_s(server, digits):
+    status, served = post_images(server + "api/predict", [digits[0][:2]])
+    assert status == 200 and set(served[0]) == {"file", "digit", "confidence", "top3"}
+
+
+def png_of_size(width, height):
+    """A blank greyscale PNG of width x height (small on disk however large)."""
+    return encoded(Image.new("L", (width, height), 255), "PNG")
+
+
+BAD_UPLOADS = {
+    "not an image": ([("notes.txt", b"this is text, not a picture\n")], 422, "notes.txt: not an image"),
+    "truncated": ([("cut.png", png_of_size(300, 300)[:120])], 422, "cut.png: truncated or corrupt"),
+    "too many pixels": ([("huge.png", png_of_size(2100, 2000))], 422, "huge.png: too many pixels (4,200,000; "),
+    "too many files": ([(f"{i}.png", png_of_size(10, 10)) for i in range(4)], 400, "request: Too many files"),
+    "no ink": ([("white.png", png_of_size(200, 200))], 422, "white.png: no ink found"),
+    "empty file": ([("empty.png", b"")], 422, "empty.png: empty file"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", BAD_UPLOADS)
+def test_bad_uploads_get_a_4xx_with_a_one_line_error(server, case):
+    files, expected_status, expected_start = BAD_UPLOADS[case]
+    status, body = post_images(server + "api/predict", files)
+    assert (status, list(body)) == (expected_status, ["error"])
+    assert body["error"].startswith(expected_start) and "\n" not in body["error"]
+    assert_serving(server)
+
+
+@pytest.mark.slow
+def test_a_bad_file_among_good_ones_names_that_file(server, digits):
+    status, body = post_images(server + "api/predict", [digits[0][:2], ("bad.gif", b"GIF89a broken")])
+    assert status == 422 and body["error"].startswith("bad.gif: ")
+
+
+@pytest.mark.slow
+def test_a_form_without_files_or_not_a_form_is_refused(server):
+    body, content_type = multipart([])  # an empty form: only the closing boundary
+    assert request(server + "api/predict", "POST", body, {"Content-Type": content_type}) == (
+        400, {"error": "request: no file in the form (send images as file fields: -F image=@digit.png)"})
+    status, answer = request(server + "api/predict", "POST", b'{"image": 7}', {"Content-Type": "application/json"})
+    assert status == 415 and answer["error"].startswith("request: expected multipart/form-data")
+    status, answer = request(server + "api/nothing")
+    assert status == 404 and answer["error"].startswith("/api/nothing: ")
+    assert_serving(server)
+
+
+@pytest.mark.slow
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(server):
+    """Headers alone: the server answers 413 without waiting for (or reading) a body."""
+    connection = http.client.HTTPConnection("127.0.0.1", int(server.rsplit(":", 1)[1].strip("/")), timeout=30)
+    connection.putrequest("POST", "/api/predict")
+    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+    connection.putheader("Content-Length", str(50_000_000))
+    connection.endheaders()
+    answer = connection.getresponse()
+    assert answer.status == 413
+    assert json.loads(answer.read()) == {"error": "request: body too large (50,000,000 bytes; the limit is 1,000,000)"}
+    connection.close()
+    assert_serving(server)
+
+
+@pytest.mark.slow
+def test_a_streamed_body_is_cut_off_at_the_limit(server):
+    """A chunked body (no Content-Length) is counted as it arrives and refused once past the limit."""
+    connection = http.client.HTTPConnection("127.0.0.1", int(server.rsplit(":", 1)[1].strip("/")), timeout=30)
+    connection.putrequest("POST", "/api/predict")
+    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    head = b'--x\r\nContent-Disposition: form-data; name="image"; filename="big.png"\r\n\r\n'
+    chunks = [head] + [bytes(64 * 1024)] * 20  # 1.3 MB of a file, past the 1 MB limit
+    try:
+        for chunk in chunks:
+            connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server may close the connection while the rest is still being sent
+    answer = connection.getresponse()
+    assert answer.status == 413
+    assert json.loads(answer.read()) == {"error": "request: body too large (over 1,000,000 bytes, the limit)"}
+    connection.close()
+    assert_serving(server)
+
+
+@pytest.mark.slow
+def test_concurrent_requests_get_their_own_answers(server, digits):
+    """8 clients at once, 24 requests: each answer is the one its picture gets alone, and is right."""
+    alone = {name: post_images(server + "api/predict?details=1", [(name, data)])[1][0] for name, data, _ in digits}
+
+    def ask(item):
+        name, data, _ = item
+        return post_images(server + "api/predict?details=1", [(name, data)])
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, digits * 2))
+    for (name, _, label), (status, body) in zip(digits * 2, answers):
+        assert status == 200 and body[0]["file"] == name
+        assert body[0]["digit"] == alone[name]["digit"]
+        np.testing.assert_allclose(body[0]["probabilities"], alone[name]["probabilities"], rtol=0, atol=1e-5)
+    accuracy = np.mean([alone[name]["digit"] == label for name, _, label in digits])
+    assert accuracy >= 11 / 12
+    assert_serving(server)
