@@ -252,8 +252,8 @@ def drawings(digits, tmp_path_factory):
     (folder / "nested").mkdir()
     images, labels = digits
     rng = np.random.default_rng(3)
-    styles = [s for s in styles.STYLES if s.name in ("paper_photo", "rgba_dark_ink", "mouse_bmp")]
-    paths = [styles.write_rendering(styles[i % 3], images[i], rng,
+    chosen = [s for s in styles.STYLES if s.name in ("paper_photo", "rgba_dark_ink", "mouse_bmp")]
+    paths = [styles.write_rendering(chosen[i % 3], images[i], rng,
                                         folder / ("nested" if i % 2 else "") / f"d{i:02d}") for i in range(12)]
     order = sorted(range(12), key=lambda i: paths[i])
     return folder, [paths[i] for i in order], labels[order]
