@@ -1,34 +1,54 @@
 """Picks the tf.distribute strategy that trains the model, and tells the chief worker from the others.
 
 Reads `train.strategy` (auto | one_device | mirrored | multi_worker), the visible GPUs and the
-standard TF_CONFIG environment variable (the cluster of a multi-worker run); writes nothing.
+standard TF_CONFIG environment variable (the cluster of a multi-worker run, checked by
+mnist_pipeline.cluster); writes nothing. In a multi-worker run every wait for another worker is bounded
+by `train.worker_timeout_s`, and a worker that did not join or died ends the run with a ClusterError.
 """
-import json
-import os
+from contextlib import contextmanager
 
+from mnist_pipeline.cluster import ClusterError, is_chief, tf_config, worker_count  # noqa: F401
+from mnist_pipeline.stage import install_signal_handlers
 from mnist_pipeline.tf_runtime import tf
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+PEER_FAILURES = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError)
 
 
-def tf_config():
-    """The parsed TF_CONFIG environment variable ({} when unset or empty)."""
-    return json.loads(os.environ.get("TF_CONFIG") or "{}")
+def bound_cluster_waits(timeout_s):
+    """Bounds TensorFlow's waits for the other workers of TF_CONFIG by `timeout_s` (after cluster.wait_for_peers).
+
+    TensorFlow's coordination service then gives up on a worker that has not registered, or has sent no
+    heartbeat, for `timeout_s`; without this it waits forever. Call before the strategy is made.
+    """
+    if worker_count() < 2:
+        return
+    from tensorflow.compiler.xla.tsl.protobuf.coordination_config_pb2 import CoordinatedJob
+    from tensorflow.python.eager import context
+
+    cluster = tf_config()["cluster"]
+    leader = "chief" if "chief" in cluster else "worker"
+    context.context().configure_coordination_service(
+        service_type="standalone", service_leader=f"/job:{leader}/replica:0/task:0",
+        cluster_register_timeout_in_ms=timeout_s * 1000, heartbeat_timeout_in_ms=timeout_s * 1000,
+        shutdown_barrier_timeout_in_ms=timeout_s * 1000,
+        coordinated_jobs=[CoordinatedJob(name=job, num_tasks=len(addresses)) for job, addresses in cluster.items()])
+    context.context().coordination_service.cluster_register_with_barrier = True  # else registration waits forever
 
 
-def worker_count():
-    """How many workers TF_CONFIG names (the chief is one of them); 1 without TF_CONFIG."""
-    cluster = tf_config().get("cluster", {})
-    return max(1, len(cluster.get("chief", [])) + len(cluster.get("worker", [])))
-
-
-def is_chief():
-    """True for the process that writes the outputs: task type chief, or worker 0 when there is no chief."""
-    config = tf_config()
-    task = config.get("task", {})
-    if "chief" in config.get("cluster", {}):
-        return task.get("type") == "chief"
-    return task.get("type", "worker") == "worker" and task.get("index", 0) == 0
+@contextmanager
+def peer_failures(timeout_s):
+    """Turns TensorFlow's errors for a worker that did not register or stopped responding into a ClusterError."""
+    try:
+        yield
+    except PEER_FAILURES as err:
+        if worker_count() < 2:
+            raise
+        detail = next((line.strip() for line in str(err).splitlines() if "unhealthy" in line or "timed out" in line),
+                      type(err).__name__)
+        raise ClusterError(f"TF_CONFIG: a worker of the cluster did not join or stopped responding within "
+                           f"train.worker_timeout_s = {timeout_s} s ({detail}); expected every worker running until "
+                           "the end (restart them all)") from None
 
 
 class KerasMultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
@@ -61,7 +81,9 @@ def make_strategy(name):
         else:
             name = "one_device"
     if name == "multi_worker":
-        return KerasMultiWorkerMirroredStrategy()
+        strategy = KerasMultiWorkerMirroredStrategy()
+        install_signal_handlers()  # TensorFlow's cluster replaced them: SIGTERM would only be logged
+        return strategy
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "one_device":

@@ -116,6 +116,7 @@ class Train(Section):
     augment: Augment
     ensemble: integer(1, 20)
     ensemble_split: choice("same", "folds", "all")
+    worker_timeout_s: integer(1, 86400) = 300  # multi-worker: how long to wait for a worker that is missing or silent
 
     @model_validator(mode="after")
     def check_across_fields(self):

@@ -14,7 +14,7 @@ class PipelineError(Exception):
 
 def run_stage(main):
     """Calls main(); returns the process exit status (0, or 1 after printing a PipelineError)."""
-    signal.signal(signal.SIGTERM, _terminated)
+    install_signal_handlers()
     try:
         main()
     except PipelineError as err:
@@ -24,6 +24,12 @@ def run_stage(main):
         print("error: interrupted; outputs already in place are unchanged", file=sys.stderr)
         return 130
     return 0
+
+
+def install_signal_handlers():
+    """SIGTERM and SIGINT stop the stage as above; call again after a library that replaced them (TensorFlow's cluster)."""
+    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _terminated(signum, frame):

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+from mnist_pipeline.cluster import wait_for_peers
 from mnist_pipeline.data import load_split
 from mnist_pipeline.files import atomic_path
 from mnist_pipeline.params import ParamsError, load_params
@@ -39,9 +40,10 @@ def main():
     x_train, y_train = load_split(PREPARED_DIR, "train")
     x_val, y_val = load_split(PREPARED_DIR, "val")
     check_batch_size(train["batch_size"], len(x_train))
+    wait_for_peers(train["worker_timeout_s"])  # multi-worker: TF_CONFIG checked, the other workers up; else nothing
 
     from mnist_pipeline import resume  # imported after the checks: TensorFlow loads slowly
-    from mnist_pipeline.distribute import is_chief
+    from mnist_pipeline.distribute import bound_cluster_waits, is_chief, peer_failures
     from mnist_pipeline.tracking import TrainingLog
     from mnist_pipeline.training import member_train_images, train_ensemble
 
@@ -51,9 +53,11 @@ def main():
 
     training_log = TrainingLog()
     start = time.perf_counter()
-    model, logs = train_ensemble(params.model.model_dump(), train, len(params.dataset.class_names),
-                                 (x_train, y_train), (x_val, y_val), verbose=1 if sys.stdout.isatty() else 2,
-                                 checkpoint_dir=TRAIN_CHECKPOINT_DIR, training_log=training_log)
+    with peer_failures(train["worker_timeout_s"]):
+        bound_cluster_waits(train["worker_timeout_s"])
+        model, logs = train_ensemble(params.model.model_dump(), train, len(params.dataset.class_names),
+                                     (x_train, y_train), (x_val, y_val), verbose=1 if sys.stdout.isatty() else 2,
+                                     checkpoint_dir=TRAIN_CHECKPOINT_DIR, training_log=training_log)
     seconds = time.perf_counter() - start
     model.summary()
     log = logs[0]

@@ -91,6 +91,7 @@ def test_only_the_requested_keys_are_read(params_path):
     ({"evaluate": {"test_time_shift_px": 9}},
      "evaluate.test_time_shift_px = 9 is invalid; expected an integer in [0, 4]"),
     ({"visualize": {"dpi": 5}}, "visualize.dpi = 5 is invalid; expected an integer in [50, 600]"),
+    ({"train": {"worker_timeout_s": 0}}, "train.worker_timeout_s = 0 is invalid; expected an integer in [1, 86400]"),
 ])
 def test_bad_value_is_named(params_path, change, message):
     if "files" in change.get("dataset", {}):  # replaces the whole file entry
