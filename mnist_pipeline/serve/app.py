@@ -29,9 +29,9 @@ from mnist_pipeline.serve.uploads import RequestError, read_uploads
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(model, shift_px, limits, card, batch_size):
+def create_app(model, shift_px, limits, card):
     """The Starlette app serving `model` (loaded) with `limits` (uploads.Limits); `card` says which model it is."""
-    batcher = Batcher(model_runner(model, shift_px, batch_size))
+    batcher = Batcher(model_runner(model, shift_px))
     preparers = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="prepare")
     scratch = tempfile.TemporaryDirectory(prefix="mnist-serve-")
     health = {"status": "ok", "model": card, "shift_px": shift_px, "limits": asdict(limits)}

@@ -12,7 +12,7 @@ import socket
 import sys
 from pathlib import Path
 
-from mnist_pipeline.predict.cli import BATCH_SIZE, DEFAULT_MODEL, ROOT, default_shift_px, load_model
+from mnist_pipeline.predict.cli import DEFAULT_MODEL, ROOT, default_shift_px, load_model
 from mnist_pipeline.serve.uploads import Limits
 
 BACKLOG = 2048  # uvicorn's default
@@ -71,7 +71,7 @@ def main(argv=None):
 
     card = describe_model(args.model, ROOT)
     limits = Limits(args.max_request_bytes, args.max_files, args.max_pixels)
-    app = create_app(model, shift_px, limits, card, BATCH_SIZE)
+    app = create_app(model, shift_px, limits, card)
     app.state.batcher.warm_up()
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]

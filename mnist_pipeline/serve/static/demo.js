@@ -8,6 +8,7 @@
 
 const DEBOUNCE_MS = 120;
 const STROKE_FRACTION = 1 / 14;   // pen width as a fraction of the canvas side
+const SEND_SIDE = 256;            // a drawing is sent at 256x256 px: plenty for 28x28, quick to read
 const CELL = 6;                   // the 28x28 input is shown at 5 px per pixel plus a 1 px grid line (169 px square, as demo.css shows it)
 
 const pad = document.getElementById("pad");
@@ -26,7 +27,7 @@ let last = null;         // the previous pointer position while drawing
 function sizePad() {
   const side = Math.round(pad.getBoundingClientRect().width * (window.devicePixelRatio || 1));
   if (pad.width === side) return;
-  const old = blank ? null : copyOf(pad);
+  const old = blank ? null : copyOf(pad, pad.width);
   pad.width = pad.height = side;
   paper();
   if (old) ink.drawImage(old, 0, 0, side, side);
@@ -35,10 +36,10 @@ function sizePad() {
   ink.strokeStyle = "#111";
 }
 
-function copyOf(canvas) {
+function copyOf(canvas, side) {   // a square canvas of side px holding canvas, scaled
   const copy = document.createElement("canvas");
-  copy.width = canvas.width; copy.height = canvas.height;
-  copy.getContext("2d").drawImage(canvas, 0, 0);
+  copy.width = copy.height = side;
+  copy.getContext("2d").drawImage(canvas, 0, 0, side, side);
   return copy;
 }
 
@@ -112,7 +113,7 @@ async function send() {
   if (blank) return showBlank();
   if (busy) { again = true; return; }
   busy = true;
-  const picture = upload || await new Promise((done) => pad.toBlob(done, "image/png"));
+  const picture = upload || await new Promise((done) => copyOf(pad, SEND_SIDE).toBlob(done, "image/png"));
   const form = new FormData();
   form.append("image", picture, upload ? upload.name : "drawing.png");
   let show;
@@ -208,6 +209,8 @@ drop.addEventListener("drop", (event) => {
 });
 
 async function usePicture(file) {
+  due = true;
+  pad.dataset.state = "waiting";
   paper();
   try {   // shown on the pad, scaled to fit; the file itself is what the server reads
     const bitmap = await createImageBitmap(file);
