@@ -8,6 +8,9 @@ this environment (MNIST_MIRROR, the venv's python first on PATH). The tests shar
 import json
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -49,7 +52,7 @@ def wait_for(condition, what, timeout=600):
     deadline = time.monotonic() + timeout
     while not (result := condition()):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+        time.sleep(0.02)
     return result
 
 
@@ -74,19 +77,29 @@ def sweep(tmp_path_factory):
     for name, rate in RATES.items():
         dvc("exp", "run", "--queue", "-n", name, "-S", f"train.learning_rate={rate}", "-S", f"train.epochs={EPOCHS}",
             "evaluate", cwd=repo, env=env)
-    dvc("queue", "start", "-j", "1", cwd=repo, env=env)
+    paused = {}
+
+    def pause_after_first_epoch():  # watches from before the worker starts: an epoch can take under a second
+        paused.update(wait_for(lambda: step_signal(repo), "the first logged epoch"))
+        os.kill(paused["pid"], signal.SIGSTOP)  # holds the training at this epoch while we look
+
+    watcher = threading.Thread(target=pause_after_first_epoch, daemon=True)
+    watcher.start()
+    # The worker it starts outlives it: with its output captured, run() would wait for the worker's end.
+    subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "1"], cwd=repo, env=env, check=True,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        signal_data = wait_for(lambda: step_signal(repo), "the first logged epoch")
-        os.kill(signal_data["pid"], signal.SIGSTOP)  # holds the training at this epoch while we look
+        watcher.join(timeout=600)
+        assert paused, "no epoch was logged"
         try:
             live = experiments(repo, env)
         finally:
-            os.kill(signal_data["pid"], signal.SIGCONT)
+            os.kill(paused["pid"], signal.SIGCONT)
         wait_for(lambda: "Running" not in (status := dvc("queue", "status", cwd=repo, env=env).stdout)
                  and "Queued" not in status, "the queued runs to end")
     finally:
         dvc("queue", "stop", cwd=repo, env=env, check=False)  # the worker would otherwise idle for a minute
-    return repo, env, live, signal_data["step"]
+    return repo, env, live, paused["step"]
 
 
 def test_exp_show_reports_a_queued_run_while_it_trains(sweep):
