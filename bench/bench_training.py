@@ -27,21 +27,24 @@ DEFAULT_RECIPES = ("reference", "default", "fast")
 THRESHOLDS = (0.99, 0.995)
 
 
-def recipe_params(recipe, seed):
-    """(model, train, evaluate) params of a project recipe: params.yaml, with a preset from presets/ merged on top;
-    model and train as the dicts the training code takes."""
+def recipe_params(recipe, seed, epochs=None):
+    """(model, train, evaluate) params of a project recipe: params.yaml, with a preset from presets/ merged on top,
+    then `seed` and (when given) `epochs`, the warm-up shortened to fit."""
     from mnist_pipeline.params import load_params, merge_preset
 
     params = load_params("model", "train", "evaluate", path=ROOT / "params.yaml")
     if recipe != "default":
         params = merge_preset(params, ROOT / "presets" / f"{recipe}.yaml")
-    return params.model.model_dump(), {**params.train.model_dump(), "seed": seed}, params.evaluate
+    epochs = epochs or params.train.epochs
+    train = params.train.model_copy(update={"seed": seed, "epochs": epochs,
+                                            "warmup_epochs": min(params.train.warmup_epochs, epochs - 1)})
+    return params.model, train, params.evaluate
 
 
 def reference_model():
     """The Keras "simple MNIST convnet" example, as published."""
-    import keras
-    from keras import layers
+    from mnist_pipeline.tf_runtime import keras
+    layers = keras.layers
     return keras.Sequential([
         keras.Input(shape=(28, 28, 1)),
         layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
@@ -56,7 +59,7 @@ def reference_model():
 
 def test_accuracy_log(x_test, y_test):
     """A callback that times training epochs and measures test accuracy after each, untimed."""
-    import keras
+    from mnist_pipeline.tf_runtime import keras
 
     class TestAccuracyLog(keras.callbacks.Callback):
         def __init__(self):
@@ -84,7 +87,7 @@ def run_recipe(recipe, seed, data_dir, epochs):
     x_test, y_test = load_split(data_dir, "test")
     log = test_accuracy_log(x_test, y_test)
     if recipe == "reference":
-        import keras
+        from mnist_pipeline.tf_runtime import keras
         keras.utils.set_random_seed(seed)
         x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
         model = reference_model()
@@ -95,15 +98,13 @@ def run_recipe(recipe, seed, data_dir, epochs):
         images = epochs * int(len(x_all) * 0.9)
         accuracy = log.accuracy[-1]
     else:
+        from mnist_pipeline.ensemble import member_train_images, train_ensemble
         from mnist_pipeline.model import predict_probabilities
-        from mnist_pipeline.training import member_train_images, train_ensemble
-        model_params, train_params, evaluate = recipe_params(recipe, seed)
-        train_params["epochs"] = epochs or train_params["epochs"]
-        train_params["warmup_epochs"] = min(train_params["warmup_epochs"], train_params["epochs"] - 1)
-        model, _ = train_ensemble(model_params, train_params, 10, (x_train, y_train), (x_val, y_val),
+        model_params, train, evaluate = recipe_params(recipe, seed, epochs)
+        model, _ = train_ensemble(model_params, train, 10, (x_train, y_train), (x_val, y_val),
                                   callbacks=[log], verbose=2)
-        epochs, networks = train_params["epochs"], train_params["ensemble"]
-        images = epochs * sum(member_train_images(len(x_train), len(x_val), i, train_params["ensemble_split"])
+        epochs, networks = train.epochs, train.ensemble
+        images = epochs * sum(member_train_images(len(x_train), len(x_val), i, train.ensemble_split)
                               for i in range(networks))
         shift_px = evaluate.test_time_shift_px
         probabilities = predict_probabilities(model, x_test, evaluate.batch_size, shift_px)

@@ -17,22 +17,23 @@ BN_MOMENTUM = 0.9
 
 
 def build_model(params, num_classes, input_shape=(28, 28, 1)):
-    """Returns an uncompiled keras.Model for `params` (the validated `model` section), named `mnist_cnn`."""
+    """Returns an uncompiled keras.Model for `params` (the validated `model` section, a params.Model), named
+    `mnist_cnn`."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
-    for b, block in enumerate(params["conv_blocks"], start=1):
-        for c in range(1, block["convs"] + 1):
-            x = layers.Conv2D(block["filters"], 3, padding="same", use_bias=not params["batchnorm"],
+    for b, block in enumerate(params.conv_blocks, start=1):
+        for c in range(1, block.convs + 1):
+            x = layers.Conv2D(block.filters, 3, padding="same", use_bias=not params.batchnorm,
                               name=f"block{b}_conv{c}")(x)
-            if params["batchnorm"]:
+            if params.batchnorm:
                 x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{b}_bn{c}")(x)
-            x = layers.Activation(params["activation"], name=f"block{b}_act{c}")(x)
+            x = layers.Activation(params.activation, name=f"block{b}_act{c}")(x)
         x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     x = layers.Flatten(name="flatten")(x)
-    if params["dense_units"]:
-        x = layers.Dropout(params["dropout"], name="dropout_features")(x)
-        x = layers.Dense(params["dense_units"], activation=params["activation"], name="dense")(x)
-    x = layers.Dropout(params["dropout"], name="dropout")(x)
+    if params.dense_units:
+        x = layers.Dropout(params.dropout, name="dropout_features")(x)
+        x = layers.Dense(params.dense_units, activation=params.activation, name="dense")(x)
+    x = layers.Dropout(params.dropout, name="dropout")(x)
     # float32 output keeps the softmax numerically stable under mixed precision.
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="class_probabilities")(x)
     return keras.Model(inputs, outputs, name="mnist_cnn")

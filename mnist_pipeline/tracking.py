@@ -7,12 +7,12 @@ these files) and no experiment commits (`dvc exp run` records the experiment). T
 metrics.json after every epoch, and `dvc exp show` reads a running experiment's files from its workspace (the
 temporary copy of a queued one): the table fills in epoch by epoch while the run goes.
 """
-import keras
 from dvclive import Live
 from scmrepo.exceptions import SCMError
 
 from mnist_pipeline.history import SPEED_METRIC, member_prefix
 from mnist_pipeline.paths import HISTORY_COLUMNS, TRAIN_LOG, TRAIN_SPEED_LOG
+from mnist_pipeline.tf_runtime import keras
 
 EPOCH_METRICS = tuple(name for name in HISTORY_COLUMNS[1:] if name != SPEED_METRIC)  # logged in TRAIN_LOG
 VALIDATION_METRICS = ("val_loss", "val_accuracy")

@@ -25,7 +25,7 @@ from mnist_pipeline.stage import run_stage
 def main():
     params = load_params("dataset.class_names", "evaluate")
     class_names = params.dataset.class_names
-    x_test, y_test = load_split(PREPARED_DIR, "test")
+    x_test, y_test = load_split(PREPARED_DIR, "test", num_classes=len(class_names))
 
     from mnist_pipeline.model import load_model, predict_probabilities
     from mnist_pipeline.tracking import write_summary

@@ -36,16 +36,16 @@ def check_batch_size(batch_size, n_train):
 
 def main():
     params = load_params("dataset.class_names", "model", "train")
-    train = params.train.model_dump()
-    x_train, y_train = load_split(PREPARED_DIR, "train")
-    x_val, y_val = load_split(PREPARED_DIR, "val")
-    check_batch_size(train["batch_size"], len(x_train))
-    wait_for_peers(train["worker_timeout_s"])  # multi-worker: TF_CONFIG checked, the other workers up; else nothing
+    train, num_classes = params.train, len(params.dataset.class_names)
+    x_train, y_train = load_split(PREPARED_DIR, "train", num_classes=num_classes)
+    x_val, y_val = load_split(PREPARED_DIR, "val", num_classes=num_classes)
+    check_batch_size(train.batch_size, len(x_train))
+    wait_for_peers(train.worker_timeout_s)  # multi-worker: TF_CONFIG checked, the other workers up; else nothing
 
     from mnist_pipeline import resume  # imported after the checks: TensorFlow loads slowly
     from mnist_pipeline.distribute import bound_cluster_waits, is_chief, peer_failures
     from mnist_pipeline.tracking import TrainingLog
-    from mnist_pipeline.training import member_train_images, train_ensemble
+    from mnist_pipeline.ensemble import member_train_images, train_ensemble
 
     if not is_chief():  # another worker: trains in step with the chief, its outputs are thrown away
         scratch = tempfile.TemporaryDirectory(prefix="train-worker-")  # deleted when main() returns
@@ -53,11 +53,11 @@ def main():
 
     training_log = TrainingLog()
     start = time.perf_counter()
-    with peer_failures(train["worker_timeout_s"]):
-        bound_cluster_waits(train["worker_timeout_s"])
-        model, logs = train_ensemble(params.model.model_dump(), train, len(params.dataset.class_names),
-                                     (x_train, y_train), (x_val, y_val), verbose=1 if sys.stdout.isatty() else 2,
-                                     checkpoint_dir=TRAIN_CHECKPOINT_DIR, training_log=training_log)
+    with peer_failures(train.worker_timeout_s):
+        bound_cluster_waits(train.worker_timeout_s)
+        model, logs = train_ensemble(params.model, train, num_classes, (x_train, y_train), (x_val, y_val),
+                                     verbose=1 if sys.stdout.isatty() else 2, checkpoint_dir=TRAIN_CHECKPOINT_DIR,
+                                     training_log=training_log)
     seconds = time.perf_counter() - start
     model.summary()
     log = logs[0]
@@ -67,8 +67,8 @@ def main():
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     with atomic_path(MODEL_FILE) as tmp:
         model.save(tmp)
-    images = train["epochs"] * sum(member_train_images(len(x_train), len(x_val), i, train["ensemble_split"])
-                                   for i in range(len(logs)))
+    images = train.epochs * sum(member_train_images(len(x_train), len(x_val), i, train.ensemble_split)
+                                for i in range(len(logs)))
     training_log.end({  # the last epoch's values of each member are the summary's already
         "best_val_accuracy": round(float(log["val_accuracy"][best]), 6),
         "best_epoch": int(log["epoch"][best]),

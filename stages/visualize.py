@@ -35,7 +35,7 @@ def main():
     history = read_history()
     predictions = pd.read_csv(PREDICTIONS_PLOT)
     per_class = json.loads(EVALUATE_METRICS.read_text())["per_class_accuracy"]
-    x_test, _ = load_split(PREPARED_DIR, "test")
+    x_test, _ = load_split(PREPARED_DIR, "test", num_classes=len(class_names))
 
     samples = predictions.head(vis.sample_count)
     mistakes = predictions[predictions.actual != predictions.predicted]

@@ -26,7 +26,7 @@ def train_fast_model(mnist_dir, out_path):
     images, labels = load_mnist(mnist_dir, "train")
     x = images[..., np.newaxis].astype(np.float32) / 255
     split = len(x) - VALIDATION_DIGITS
-    model, _ = train_model(params.model.model_dump(), params.train.model_dump(), 10,
+    model, _ = train_model(params.model, params.train, 10,
                            (x[:split], labels[:split]), (x[split:], labels[split:]), verbose=0)
     model.save(out_path)
 

@@ -14,20 +14,22 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import yaml
 
 from conftest import ROOT, TINY_PARAMS, update_params
-from mnist_pipeline import distribute, training
+from mnist_pipeline import distribute, ensemble, inputs, training
 from mnist_pipeline.data import save_split
+from mnist_pipeline.params import Model, Train, load_params
+from mnist_pipeline.paths import MODEL_FILE, TRAIN_LOG, TRAIN_METRICS, TRAIN_SPEED_LOG
 from synthetic import make_images
 
 TESTS = ROOT / "tests"
-MODEL = {"conv_blocks": [{"filters": 8, "convs": 1}, {"filters": 16, "convs": 1}], "batchnorm": True,
-         "activation": "relu", "dense_units": 32, "dropout": 0.2}
-TRAIN = {"seed": 3, "epochs": 3, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.003,
-         "warmup_epochs": 0, "schedule": "cosine", "label_smoothing": 0.1, "precision": "float32",
-         "strategy": "auto", "augment": {"rotation_deg": 5, "zoom": 0.05, "shift_px": 1}}
-OUTPUTS = ["metrics/train.json", "metrics/train_speed.json", "models/model.keras", "plots/history.csv"]
+MODEL = Model.model_validate({"conv_blocks": [{"filters": 8, "convs": 1}, {"filters": 16, "convs": 1}],
+                              "batchnorm": True, "activation": "relu", "dense_units": 32, "dropout": 0.2})
+TRAIN = Train.model_validate({"seed": 3, "epochs": 3, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.003,
+                              "warmup_epochs": 0, "schedule": "cosine", "label_smoothing": 0.1, "precision": "float32",
+                              "strategy": "auto", "augment": {"rotation_deg": 5, "zoom": 0.05, "shift_px": 1},
+                              "ensemble": 1, "ensemble_split": "same"})
+OUTPUTS = [MODEL_FILE, TRAIN_LOG / "metrics.json", TRAIN_SPEED_LOG / "metrics.json", TRAIN_LOG / "plots"]
 
 
 def tiny_data(n=600):
@@ -109,8 +111,8 @@ def test_unknown_strategy_is_named():
 def test_mixed_float16_scales_the_loss_and_keeps_a_float32_softmax():
     train, val = tiny_data(100)
     try:
-        model, log = training.train_model(MODEL, {**TRAIN, "epochs": 1, "precision": "mixed_float16"}, 10, train, val,
-                                 verbose=0)
+        model, log = training.train_model(MODEL, TRAIN.model_copy(update={"epochs": 1, "precision": "mixed_float16"}),
+                                          10, train, val, verbose=0)
     finally:
         keras.mixed_precision.set_global_policy("float32")  # the policy is global: later tests expect float32
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)  # Keras wraps it at compile
@@ -142,8 +144,8 @@ def mirrored_main():
     train, val = tiny_data()
     results = {}
     for name in ("one_device", "mirrored"):
-        model, log = training.train_model(MODEL, {**TRAIN, "epochs": 4, "learning_rate": 0.01, "strategy": name}, 10,
-                                 train, val, verbose=0)
+        params = TRAIN.model_copy(update={"epochs": 4, "learning_rate": 0.01, "strategy": name})
+        model, log = training.train_model(MODEL, params, 10, train, val, verbose=0)
         results[name] = {"replicas": model.distribute_strategy.num_replicas_in_sync,
                          "val_accuracy": float(log["val_accuracy"].iloc[-1])}
     print(json.dumps(results))
@@ -164,20 +166,19 @@ def worker_main(weights_file):
     trainable weights and this worker's part of the first global batch."""
     import runpy
 
-    fit = training.train_model
+    fit = ensemble.train_model  # the fit of each member, as the train stage calls it
 
-    def fit_and_keep(model_params, train_params, num_classes, train_data, *args, **kwargs):
-        model, log = fit(model_params, train_params, num_classes, train_data, *args, **kwargs)
+    def fit_and_keep(model_params, train, num_classes, train_data, *args, **kwargs):
+        model, log = fit(model_params, train, num_classes, train_data, *args, **kwargs)
         strategy = model.distribute_strategy
-        data = training.training_dataset(*train_data, train_params["batch_size"], train_params["augment"],
-                                         train_params["seed"], train_params["epochs"])
+        data = inputs.training_dataset(*train_data, train.batch_size, train.augment, train.seed, train.epochs)
         images = next(iter(strategy.experimental_distribute_dataset(data)))[0]
         first, = strategy.experimental_local_results(images)  # one replica per worker
         trained = {f"w{i}": keras.ops.convert_to_numpy(w) for i, w in enumerate(model.trainable_weights)}
         np.savez(weights_file, first_batch=first, **trained)
         return model, log
 
-    training.train_model = fit_and_keep
+    ensemble.train_model = fit_and_keep
     sys.argv = ["stages/train.py"]
     runpy.run_path(str(ROOT / "stages" / "train.py"), run_name="__main__")
 
@@ -222,17 +223,17 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path):
     for name in weights:
         np.testing.assert_array_equal(chief[name], other[name], err_msg=name)
     # Each worker gets its own half of every global batch (DATA sharding), in the order one device sees.
-    params = yaml.safe_load((tmp_path / "worker0/params.yaml").read_text())["train"]
-    batch, half = params["batch_size"], params["batch_size"] // 2
-    first_epoch = training.training_dataset(*train, batch, params["augment"], params["seed"], epochs=1)
+    params = load_params("train", path=tmp_path / "worker0/params.yaml").train
+    half = params.batch_size // 2
+    first_epoch = inputs.training_dataset(*train, params.batch_size, params.augment, params.seed, epochs=1)
     one_device = next(iter(first_epoch))[0].numpy()
     np.testing.assert_array_equal(chief["first_batch"], one_device[:half])
     np.testing.assert_array_equal(other["first_batch"], one_device[half:])
 
     for name in OUTPUTS:
-        assert (tmp_path / "worker0" / name).is_file(), name
+        assert (tmp_path / "worker0" / name).exists(), name
         assert not (tmp_path / "worker1" / name).exists(), name
-    assert json.loads((tmp_path / "worker0/metrics/train.json").read_text())["epochs"] == 2
+    assert json.loads((tmp_path / "worker0" / TRAIN_METRICS).read_text())["step"] == 2  # the last epoch
     for index in range(2):
         assert not (tmp_path / f"worker{index}/data/checkpoints").exists()
         assert list((tmp_path / f"worker{index}/tmp").iterdir()) == []  # the scratch directory is gone

@@ -4,14 +4,16 @@ import keras
 import numpy as np
 import pytest
 
+from mnist_pipeline.params import Model, Train
 from mnist_pipeline.training import train_model
 from synthetic import make_images
 
-MODEL = {"conv_blocks": [{"filters": 4, "convs": 1}], "batchnorm": True, "activation": "relu",
-         "dense_units": 16, "dropout": 0.2}
-TRAIN = {"seed": 3, "epochs": 3, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.003,
-         "warmup_epochs": 1, "schedule": "cosine", "label_smoothing": 0.1, "precision": "float32",
-         "strategy": "auto", "augment": {"rotation_deg": 5, "zoom": 0.05, "shift_px": 1}}
+MODEL = Model.model_validate({"conv_blocks": [{"filters": 4, "convs": 1}], "batchnorm": True, "activation": "relu",
+                              "dense_units": 16, "dropout": 0.2})
+TRAIN = Train.model_validate({"seed": 3, "epochs": 3, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.003,
+                              "warmup_epochs": 1, "schedule": "cosine", "label_smoothing": 0.1, "precision": "float32",
+                              "strategy": "auto", "augment": {"rotation_deg": 5, "zoom": 0.05, "shift_px": 1},
+                              "ensemble": 1, "ensemble_split": "same"})
 
 
 class StopAfterEpoch(keras.callbacks.Callback):
@@ -70,18 +72,18 @@ def test_checkpoint_with_other_params_is_ignored(tmp_path, data):
     train, val = data
     with pytest.raises(KeyboardInterrupt):
         train_model(MODEL, TRAIN, 10, train, val, verbose=0, checkpoint_dir=tmp_path, callbacks=[StopAfterEpoch(2)])
-    _, log = train_model(MODEL, {**TRAIN, "learning_rate": 0.002}, 10, train, val, verbose=0,
+    _, log = train_model(MODEL, TRAIN.model_copy(update={"learning_rate": 0.002}), 10, train, val, verbose=0,
                          checkpoint_dir=tmp_path)
     assert len(log) == 3 and log["learning_rate"].iloc[0] != 0  # trained from epoch 1, not resumed
 
 
 def test_ensemble_averages_members_and_keeps_finished_ones(tmp_path, data, monkeypatch):
-    from mnist_pipeline import training
+    from mnist_pipeline.ensemble import train_ensemble
     from mnist_pipeline.model import ensemble_members, load_model
 
     train, val = data
-    params = {**TRAIN, "ensemble": 2, "ensemble_split": "same", "epochs": 2}
-    model, logs = training.train_ensemble(MODEL, params, 10, train, val, verbose=0, checkpoint_dir=tmp_path)
+    params = TRAIN.model_copy(update={"ensemble": 2, "epochs": 2})
+    model, logs = train_ensemble(MODEL, params, 10, train, val, verbose=0, checkpoint_dir=tmp_path)
     members = ensemble_members(model)
     assert [m.name for m in members] == ["member1", "member2"] and len(logs) == 2
     first, _ = train_model(MODEL, params, 10, train, val, verbose=0)  # member 1 is the run with the seed itself
@@ -92,13 +94,14 @@ def test_ensemble_averages_members_and_keeps_finished_ones(tmp_path, data, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["member1", "member2"]
 
     # With folds, member 2 trains on other images (part of val among them): same seed, other weights.
-    folds, fold_logs = training.train_ensemble(MODEL, {**params, "ensemble_split": "folds"}, 10, train, val, verbose=0)
+    folds, fold_logs = train_ensemble(MODEL, params.model_copy(update={"ensemble_split": "folds"}), 10, train, val,
+                                      verbose=0)
     assert list(fold_logs[0]["val_loss"]) == list(logs[0]["val_loss"])  # member 1: the given split
     assert not np.allclose(ensemble_members(folds)[1].get_weights()[0], members[1].get_weights()[0])
 
     # A rerun over the same checkpoints (as after a kill during a later member) trains nothing again.
     monkeypatch.setattr(keras.Model, "train_step", lambda *args: pytest.fail("a finished member was retrained"))
-    again, again_logs = training.train_ensemble(MODEL, params, 10, train, val, verbose=0, checkpoint_dir=tmp_path)
+    again, again_logs = train_ensemble(MODEL, params, 10, train, val, verbose=0, checkpoint_dir=tmp_path)
     np.testing.assert_array_equal(again.predict(val[0], verbose=0), model.predict(val[0], verbose=0))
     assert [list(log["val_loss"]) for log in again_logs] == [list(log["val_loss"]) for log in logs]
 

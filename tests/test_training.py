@@ -1,4 +1,4 @@
-"""The model, loss, schedule and augmentation, checked directly on small inputs."""
+"""The model, loss, schedule, augmentation and ensemble splits, checked directly on small inputs."""
 import types
 
 import keras
@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_pipeline import training
+from mnist_pipeline import ensemble, inputs, training
 from mnist_pipeline.model import ModelFileError, build_model, load_model, predict_probabilities, shifted_views
+from mnist_pipeline.params import Augment, Model, Train
 
-MODEL = {"conv_blocks": [{"filters": 8, "convs": 2}, {"filters": 16, "convs": 1}], "batchnorm": True,
-         "activation": "relu", "dense_units": 32, "dropout": 0.2}
-TRAIN = {"epochs": 10, "warmup_epochs": 2, "learning_rate": 0.01, "schedule": "cosine", "optimizer": "adam",
-         "strategy": "auto"}
-NO_AUGMENT = {"rotation_deg": 0, "zoom": 0, "shift_px": 0}
+MODEL = Model.model_validate({"conv_blocks": [{"filters": 8, "convs": 2}, {"filters": 16, "convs": 1}],
+                              "batchnorm": True, "activation": "relu", "dense_units": 32, "dropout": 0.2})
+NO_AUGMENT = Augment(rotation_deg=0, zoom=0, shift_px=0)
+TRAIN = Train(seed=1, epochs=10, batch_size=32, optimizer="adam", learning_rate=0.01, warmup_epochs=2,
+              schedule="cosine", label_smoothing=0.1, precision="float32", strategy="auto", augment=NO_AUGMENT,
+              ensemble=1, ensemble_split="same")
 
 
 def test_model_layers_follow_params():
@@ -74,16 +76,16 @@ def test_schedule_warms_up_then_decays_to_zero():
     rates = [float(schedule(step)) for step in (0, 10, 20, 60, 100)]
     assert rates[0] == pytest.approx(0) and rates[1] == pytest.approx(0.005)
     assert rates[2] == pytest.approx(0.01) and rates[3] == pytest.approx(0.005) and rates[4] == pytest.approx(0)
-    constant = training.learning_rate_schedule({**TRAIN, "schedule": "constant"}, steps_per_epoch=10)
+    constant = training.learning_rate_schedule(TRAIN.model_copy(update={"schedule": "constant"}), steps_per_epoch=10)
     assert float(constant(60)) == pytest.approx(0.01) and float(constant(100)) == pytest.approx(0.01)
 
 
 def test_augmentation_off_is_identity_and_shift_moves_pixels():
     images = np.zeros((2, 28, 28, 1), np.float32)
     images[:, 10, 12] = 1.0
-    same = training.random_affine(images, np.array([1, 2]), NO_AUGMENT).numpy()
+    same = inputs.random_affine(images, np.array([1, 2]), NO_AUGMENT).numpy()
     np.testing.assert_allclose(same, images, atol=1e-6)
-    moved = training.random_affine(images, np.array([1, 2]), {**NO_AUGMENT, "shift_px": 3}).numpy()
+    moved = inputs.random_affine(images, np.array([1, 2]), Augment(rotation_deg=0, zoom=0, shift_px=3)).numpy()
     assert not np.allclose(moved, images)
     np.testing.assert_allclose(moved.sum(axis=(1, 2, 3)), 1.0, atol=0.05)  # the dot moves, it does not fade
 
@@ -91,18 +93,18 @@ def test_augmentation_off_is_identity_and_shift_moves_pixels():
 def test_training_dataset_is_repeatable_and_ends_after_the_last_epoch():
     x = np.random.default_rng(0).random((20, 28, 28, 1), dtype=np.float32)
     y = np.arange(20) % 10
-    augment = {"rotation_deg": 10, "zoom": 0.1, "shift_px": 2}
-    first = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5, epochs=2)]
-    second = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5, epochs=2)]
+    augment = Augment(rotation_deg=10, zoom=0.1, shift_px=2)
+    first = [b[0].numpy() for b in inputs.training_dataset(x, y, 8, augment, seed=5, epochs=2)]
+    second = [b[0].numpy() for b in inputs.training_dataset(x, y, 8, augment, seed=5, epochs=2)]
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
     assert [len(b) for b in first] == [8, 8, 4, 8, 8, 4]  # 2 epochs of 20 images, batches of 8
     # No tf.data autotuner: its thread, waking once a minute, would hold up the end of every fit.
-    assert training.training_dataset(x, y, 8, augment, seed=5, epochs=2).options().autotune.enabled is False
-    validation = training.validation_dataset(x, y, 8)
+    assert inputs.training_dataset(x, y, 8, augment, seed=5, epochs=2).options().autotune.enabled is False
+    validation = inputs.validation_dataset(x, y, 8)
     assert validation.options().autotune.enabled is False
     np.testing.assert_array_equal(np.concatenate([b[0].numpy() for b in validation]), x)  # all of them, in order
-    resumed = [b[0].numpy() for b in training.training_dataset(x, y, 8, augment, seed=5, epochs=2, start_epoch=1)]
+    resumed = [b[0].numpy() for b in inputs.training_dataset(x, y, 8, augment, seed=5, epochs=2, start_epoch=1)]
     assert len(resumed) == 3
     for a, b in zip(first[3:], resumed):
         np.testing.assert_array_equal(a, b)
@@ -111,18 +113,18 @@ def test_training_dataset_is_repeatable_and_ends_after_the_last_epoch():
 def test_folds_hold_out_every_image_once_and_train_on_the_rest():
     x_train, x_val = np.arange(40, dtype=np.float32), np.arange(40, 50, dtype=np.float32)  # image ids as "images"
     train, val = (x_train, x_train % 10), (x_val, x_val % 10)
-    assert training.fold_split(train, val, 0, seed=1) == (train, val)
+    assert ensemble.fold_split(train, val, 0, seed=1) == (train, val)
     held_out = [x_val]
     for fold in range(1, 5):
-        (x_fold_train, y_fold_train), (x_fold_val, y_fold_val) = training.fold_split(train, val, fold, seed=1)
+        (x_fold_train, y_fold_train), (x_fold_val, y_fold_val) = ensemble.fold_split(train, val, fold, seed=1)
         assert len(x_fold_val) == 10 and len(x_fold_train) == 40
         assert sorted(np.concatenate([x_fold_train, x_fold_val])) == list(range(50))  # nothing lost or doubled
         np.testing.assert_array_equal(y_fold_val, x_fold_val % 10)  # labels stay with their images
         np.testing.assert_array_equal(y_fold_train, x_fold_train % 10)
         held_out.append(x_fold_val)
     assert sorted(np.concatenate(held_out)) == list(range(50))  # five folds: each image validated once
-    _, (again, _) = training.fold_split(train, val, 3, seed=1)
-    _, (other_seed, _) = training.fold_split(train, val, 3, seed=2)
+    _, (again, _) = ensemble.fold_split(train, val, 3, seed=1)
+    _, (other_seed, _) = ensemble.fold_split(train, val, 3, seed=2)
     np.testing.assert_array_equal(again, held_out[3])
     assert sorted(other_seed) != sorted(held_out[3])
 
@@ -131,16 +133,16 @@ def test_folds_hold_out_every_image_once_and_train_on_the_rest():
 def test_members_train_on_the_images_their_split_gives_them(ensemble_split):
     x_train, x_val = np.arange(40, dtype=np.float32), np.arange(40, 50, dtype=np.float32)  # image ids as "images"
     train, val = (x_train, x_train % 10), (x_val, x_val % 10)
-    first_train, first_val, _ = training.member_split(train, val, 0, ensemble_split, seed=1)
+    first_train, first_val, _ = ensemble.member_split(train, val, 0, ensemble_split, seed=1)
     assert (first_train, first_val) == (train, val)  # member 1 always trains on the train split
-    assert training.validation_held_out(0, ensemble_split)
+    assert ensemble.validation_held_out(0, ensemble_split)
     for member in (1, 2):
-        (x_member, y_member), (x_member_val, _), trains_on = training.member_split(train, val, member,
+        (x_member, y_member), (x_member_val, _), trains_on = ensemble.member_split(train, val, member,
                                                                                    ensemble_split, seed=1)
         np.testing.assert_array_equal(y_member, x_member % 10)  # labels stay with their images
         seen = set(x_member) & set(x_member_val)
-        assert len(x_member) == training.member_train_images(40, 10, member, ensemble_split)
-        assert training.validation_held_out(member, ensemble_split) == (not seen)
+        assert len(x_member) == ensemble.member_train_images(40, 10, member, ensemble_split)
+        assert ensemble.validation_held_out(member, ensemble_split) == (not seen)
         if ensemble_split == "all":
             assert sorted(x_member) == list(range(50)) and trains_on == "train + val"
             assert seen == set(x_val)  # validated on images it trained on: figures to be ignored
