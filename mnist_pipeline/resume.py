@@ -40,6 +40,8 @@ def clear(directory):
     shutil.rmtree(directory, ignore_errors=True)
 
 
+# Not keras.callbacks.BackupAndRestore: it keeps no history rows and no params fingerprint, and it restores
+# inside fit(), after the input pipeline (which starts at the resumed epoch) has been built.
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves the model, its optimizer state and the history rows at the end of every epoch."""
 
