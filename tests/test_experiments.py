@@ -57,10 +57,13 @@ def wait_for(condition, what, timeout=600):
 
 
 def step_signal(repo):
-    try:
-        return json.loads((repo / STEP_SIGNAL).read_text())
-    except (OSError, ValueError):
-        return None
+    """The first readable step signal, in the repository or in a queued run's temporary copy."""
+    for path in [repo / STEP_SIGNAL, *repo.glob(f".dvc/tmp/exps/*/{STEP_SIGNAL}")]:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 @pytest.fixture(scope="module")
