@@ -2,12 +2,13 @@
 
 Starts `serve.py --model MODEL` as a child process on a free port of 127.0.0.1 and times it from
 launch to its first answer. Then, for a small drawing (a real MNIST test digit drawn with a mouse,
-as the page sends it: a 256x256 PNG) and for a 3-megapixel phone-photo-like JPEG of another, sends --requests requests from each
-number of concurrent --clients (threads, one connection per request) and measures each request's
-latency, and the server's CPU time per request (from /proc/<pid>/stat: on a machine shared with
-other work, this is what the requests cost whatever the wait for a core). Reads the server's
-resident memory (VmRSS now, VmHWM peak) from /proc/<pid>/status at the end, and prints one table
-with the machine (lscpu) and its load average; --json OUT also writes the figures as JSON.
+as the page sends it: a 128x128 RGBA PNG) and for a 3-megapixel phone-photo-like JPEG of another,
+sends --requests requests from each number of concurrent --clients (threads, one connection per
+request) and measures each request's latency, and the server's CPU time per request (from
+/proc/<pid>/stat: on a machine shared with other work, this is what the requests cost whatever the
+wait for a core). Reads the server's resident memory (VmRSS now, VmHWM peak) from
+/proc/<pid>/status at the end, and prints one table with the machine (lscpu) and its load
+average; --json OUT also writes the figures as JSON.
 
     python bench/bench_serve.py                                  # models/model.keras, MNIST from data/raw
     python bench/bench_serve.py --model /tmp/small.keras --mnist ../shared/data/mnist --requests 100
@@ -31,7 +32,7 @@ from mnist_pipeline.serve.client import post_images, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO_SIZE = (2000, 1500)  # 3 megapixels, 4:3 like a phone camera
-DRAWING_SIDE = 256         # the page sends its canvas at this size
+DRAWING_SIDE = 128         # the page sends its canvas at this size, as RGBA
 
 
 def parse_args(argv=None):
@@ -54,7 +55,7 @@ def pictures(mnist):
     mouse = styles.render_mouse(images[0], rng)
     canvas = Image.new("L", (max(mouse.size),) * 2, 255)
     canvas.paste(mouse, ((canvas.width - mouse.width) // 2, (canvas.height - mouse.height) // 2))
-    drawing = encode(canvas.resize((DRAWING_SIDE, DRAWING_SIDE), Image.Resampling.LANCZOS), "PNG")
+    drawing = encode(canvas.resize((DRAWING_SIDE, DRAWING_SIDE), Image.Resampling.BILINEAR).convert("RGBA"), "PNG")
     photo = styles.render_paper_photo(images[1], rng).resize(PHOTO_SIZE, Image.Resampling.BICUBIC)
     grain = rng.normal(0, 6, (PHOTO_SIZE[1], PHOTO_SIZE[0], 1))  # sensor noise: a photo's JPEG size
     photo = Image.fromarray(np.clip(np.asarray(photo, dtype=np.float32) + grain, 0, 255).astype(np.uint8))
@@ -118,8 +119,11 @@ def main(argv=None):
     try:
         listening = time.perf_counter() - launched
         name, data, _ = cases["drawing"]
-        status, _ = post_images(url + "api/predict", [(name, data)])
-        figures["startup_s"] = {"listening": round(listening, 2), "first_answer": round(time.perf_counter() - launched, 2),
+        status, body = post_images(url + "api/predict", [(name, data)])
+        if status != 200:
+            raise SystemExit(f"error: {name}: the server answered {status}: {body}")
+        first_answer = time.perf_counter() - launched
+        figures["startup_s"] = {"listening": round(listening, 2), "first_answer": round(first_answer, 2),
                                 "server_cpu": round(cpu_seconds(process.pid), 2)}
         for case, (name, data, label) in cases.items():
             for clients in args.clients:
@@ -152,8 +156,9 @@ def report(figures):
     print(f"{'picture':<10} {'bytes':>9} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} "
           f"{'CPU ms/req':>10}  ({figures['requests']} requests each)")
     for f in (value for value in figures.values() if isinstance(value, dict) and "picture" in value):
-        print(f"{f['picture']:<10} {f['bytes']:>9,} {f['clients']:>7} {f['p50_ms']:>8} {f['p95_ms']:>8} {f['p99_ms']:>8} "
-              f"{f['requests_per_s']:>7} {f['server_cpu_ms_per_request']:>10}  answers {f['digit']} (label {f['label']})")
+        print(f"{f['picture']:<10} {f['bytes']:>9,} {f['clients']:>7} {f['p50_ms']:>8} {f['p95_ms']:>8} "
+              f"{f['p99_ms']:>8} {f['requests_per_s']:>7} {f['server_cpu_ms_per_request']:>10}  "
+              f"answers {f['digit']} (label {f['label']})")
     print(f"server memory: {figures['memory_mib']['VmRSS']} MiB resident at the end, "
           f"{figures['memory_mib']['VmHWM']} MiB peak")
 

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from conftest import REAL_MNIST, ROOT, run
+from mnist_pipeline.paths import EVALUATE_METRICS, MODEL_FILE
 from mnist_pipeline.serve.classify import Batcher
 from mnist_pipeline.serve.client import multipart, post_images, request, start_server, stop_server
 from mnist_pipeline.serve.model_card import describe_model
@@ -44,7 +45,8 @@ def digits():
     pictures = []
     for i, (image, label) in enumerate(zip(images, labels)):
         if i % 2:
-            pictures.append((f"photo{i}.jpg", encoded(styles.render_paper_photo(image, rng), "JPEG", quality=85), label))
+            photo = styles.render_paper_photo(image, rng)
+            pictures.append((f"photo{i}.jpg", encoded(photo, "JPEG", quality=85), label))
         else:
             pictures.append((f"drawing{i}.png", encoded(styles.render_mouse(image, rng), "PNG"), label))
     return pictures
@@ -103,14 +105,13 @@ def test_batcher_passes_a_model_failure_to_every_waiting_request_and_goes_on():
 
 
 def test_model_card_gives_the_test_accuracy_only_for_the_evaluated_model_file(tmp_path):
-    model = tmp_path / "models" / "model.keras"
+    model = tmp_path / MODEL_FILE
     model.parent.mkdir()
     model.write_bytes(b"weights")
-    (tmp_path / "metrics").mkdir()
-    from mnist_pipeline.paths import EVALUATE_METRICS
-    (tmp_path / EVALUATE_METRICS).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / EVALUATE_METRICS).parent.mkdir(parents=True)
     (tmp_path / EVALUATE_METRICS).write_text(json.dumps({"test_accuracy": 0.9963}))
-    lock = {"stages": {"evaluate": {"deps": [{"path": "models/model.keras", "md5": hashlib.md5(b"weights").hexdigest()}]}}}
+    evaluated = {"path": str(MODEL_FILE), "md5": hashlib.md5(b"weights").hexdigest()}
+    lock = {"stages": {"evaluate": {"deps": [evaluated]}}}
     (tmp_path / "dvc.lock").write_text(json.dumps(lock))  # JSON is YAML
 
     card = describe_model(model, tmp_path)

@@ -11,7 +11,6 @@ import asyncio
 import io
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -27,7 +26,7 @@ def prepare_upload(name, data, max_pixels, folder):
     pixels = header_pixels(data)
     if pixels > max_pixels:
         raise RequestError(422, f"{name}: too many pixels ({pixels:,}; the limit is {max_pixels:,} per image)")
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=Path(name).suffix[:8]) as file:
+    with tempfile.NamedTemporaryFile(dir=folder) as file:  # Pillow knows the format by the content
         file.write(data)
         file.flush()
         try:

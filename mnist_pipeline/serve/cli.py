@@ -16,6 +16,8 @@ from mnist_pipeline.predict.cli import DEFAULT_MODEL, ROOT, default_shift_px, lo
 from mnist_pipeline.serve.uploads import Limits
 
 BACKLOG = 2048  # uvicorn's default
+# Requests handled at once (more get 503): bounds memory to about this many request bodies.
+CONCURRENT_REQUESTS = 16
 
 
 def parse_args(argv):
@@ -79,7 +81,8 @@ def main(argv=None):
     accuracy = f", {card['test_accuracy']:.2%} test accuracy" if card["test_accuracy"] is not None else ""
     print(f"serving {args.model} (sha256 {card['sha256']}{accuracy}) at http://{shown}:{port}/ "
           "(Ctrl+C stops)", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                           limit_concurrency=CONCURRENT_REQUESTS))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shuts down on Ctrl+C, then raises it again

@@ -8,7 +8,7 @@
 
 const DEBOUNCE_MS = 120;
 const STROKE_FRACTION = 1 / 14;   // pen width as a fraction of the canvas side
-const SEND_SIDE = 256;            // a drawing is sent at 256x256 px: plenty for 28x28, quick to read
+const SEND_SIDE = 128;            // drawings go as 128x128 px, as NIST scanned MNIST's digits: quick to read
 const CELL = 6;                   // the 28x28 input is shown at 5 px per pixel plus a 1 px grid line (169 px square, as demo.css shows it)
 
 const pad = document.getElementById("pad");
