@@ -1,4 +1,5 @@
 """End-to-end `dvc repro` of the pipeline in a temporary repository on small generated data."""
+import contextlib
 import json
 import re
 import sys
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import dvc, make_pipeline_copy, run, update_params
+from mnist_pipeline.history import read_history
 
 pytestmark = pytest.mark.slow
 
@@ -39,11 +41,15 @@ def test_full_run_builds_every_output(reproduced):
     counts = json.loads((repo / "metrics/dataset.json").read_text())
     assert counts["train"]["total"] + counts["val"]["total"] == 600
     assert counts["val"]["total"] == 120 and counts["test"]["total"] == 200
-    history = pd.read_csv(repo / "plots/history.csv")
+    with contextlib.chdir(repo):  # the paths history.read_history reads are relative to the repository root
+        history = read_history()
     assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
                                      "seconds"]
     assert list(history["epoch"]) == [1, 2]
-    evaluation = json.loads((repo / "metrics/evaluate.json").read_text())
+    train = json.loads((repo / "metrics/train/metrics.json").read_text())
+    assert train["step"] == 2 and train["val_accuracy"] == history["val_accuracy"].iloc[-1]  # DVCLive's summary
+    assert not list(repo.glob("metrics/**/dvc.yaml"))  # dvc.yaml at the root is the only pipeline definition
+    evaluation = json.loads((repo / "metrics/evaluate/metrics.json").read_text())
     assert evaluation["test_accuracy"] > 0.5  # ten orientations of a bar are easy to tell apart
     predictions = pd.read_csv(repo / "plots/predictions.csv")
     assert len(predictions) == 200

@@ -22,7 +22,7 @@ def test_short_real_run_reaches_98_percent(pipeline_copy):
     dvc("repro", cwd=repo, env=env)
     counts = json.loads((repo / "metrics/dataset.json").read_text())
     assert (counts["train"]["total"], counts["val"]["total"], counts["test"]["total"]) == (48000, 12000, 10000)
-    evaluation = json.loads((repo / "metrics/evaluate.json").read_text())
+    evaluation = json.loads((repo / "metrics/evaluate/metrics.json").read_text())
     assert evaluation["test_accuracy"] >= 0.98, evaluation
     assert len(os.listdir(repo / "plots/figures")) == 7
 

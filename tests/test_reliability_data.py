@@ -153,7 +153,8 @@ def prepared(work):
     for split, n in [("train", 40), ("val", 10), ("test", 20)]:
         save_split(work / "data/prepared", split, rng.random((n, 28, 28, 1), dtype=np.float32),
                    rng.integers(0, 10, n).astype(np.uint8))
-    for path in ["models/model.keras", "metrics/train.json", "metrics/evaluate.json", "plots/predictions.csv"]:
+    for path in ["models/model.keras", "metrics/train/metrics.json", "metrics/train/plots/metrics/loss.tsv",
+                 "metrics/evaluate/metrics.json", "plots/predictions.csv"]:
         (work / path).parent.mkdir(parents=True, exist_ok=True)
         (work / path).write_text(f"the output {path} of an earlier run\n")
     return work
