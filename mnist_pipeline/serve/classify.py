@@ -4,7 +4,7 @@
 (decode.load_image and prepare.prepare_image on the bytes written to a file in `folder`, so the
 server reads a picture exactly as predict.py reads the same file). `Batcher` gathers the inputs of
 requests that arrive together and makes one model call for them (`model_runner`: predict.py's
-average over shifted views) on a thread of its own, off the event loop. `records(...)` gives
+predict_probabilities) on a thread of its own, off the event loop. `records(...)` gives
 predict.py's JSON rows, with the ten probabilities and the 28x28 input added when asked for.
 """
 import asyncio
@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
+from mnist_pipeline.predict.cli import BATCH_SIZE
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import results
 from mnist_pipeline.predict.prepare import prepare_image
@@ -57,14 +58,10 @@ def records(names, probabilities, inputs, details):
 
 
 def model_runner(model, shift_px):
-    """run(batch): the (N, 10) probabilities of (N, 28, 28) inputs, averaged over model.shifted_views as
-    predict_probabilities averages them, each view in one predict_on_batch call: the same compiled
-    prediction step as model.predict without its per-call input pipeline (4 ms instead of 200 ms a
-    call on a busy 2-core machine). tests/test_serve.py checks the answers equal predict_probabilities'."""
-    from mnist_pipeline.model import shifted_views
+    """run(batch): the (N, 10) probabilities of (N, 28, 28) inputs, computed as predict.py computes them."""
+    from mnist_pipeline.model import predict_probabilities
 
-    return lambda batch: np.mean([model.predict_on_batch(view) for view in shifted_views(batch[..., np.newaxis],
-                                                                                         shift_px)], axis=0)
+    return lambda batch: predict_probabilities(model, batch[..., np.newaxis], BATCH_SIZE, shift_px)
 
 
 class Batcher:
