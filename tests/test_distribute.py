@@ -6,7 +6,6 @@ up before any op), so each runs in its own process: this file's `*_main` functio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 
@@ -20,6 +19,7 @@ from mnist_pipeline import distribute, ensemble, inputs, training
 from mnist_pipeline.data import save_split
 from mnist_pipeline.params import Model, Train, load_params
 from mnist_pipeline.paths import MODEL_FILE, TRAIN_LOG, TRAIN_METRICS, TRAIN_SPEED_LOG
+from ports import free_ports
 from synthetic import make_images
 
 TESTS = ROOT / "tests"
@@ -44,17 +44,6 @@ def tf_config(ports, index):
     """TF_CONFIG of worker `index` in a cluster of workers on this machine."""
     return json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
                        "task": {"type": "worker", "index": index}})
-
-
-def free_ports(count):
-    """Ports the system says are free now (bound to port 0, then released)."""
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 # --- the strategy choice and the chief --------------------------------------------------------------

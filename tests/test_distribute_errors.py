@@ -18,6 +18,7 @@ import pytest
 from conftest import ROOT, TINY_PARAMS, update_params
 from mnist_pipeline.cluster import ClusterError, is_chief, tf_config, worker_count
 from mnist_pipeline.data import save_split
+from ports import free_ports
 
 TIMEOUT_S = 10
 EXAMPLE_TASK = {"type": "worker", "index": 0}
@@ -70,16 +71,6 @@ def test_empty_tf_config_is_one_worker(monkeypatch, text):
 
 
 # --- through the train stage ---------------------------------------------------------------------
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
 
 @pytest.fixture
 def checkout(tmp_path):

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from hostile import NOT_REGULAR_FILES
 from mnist_pipeline import files
 from mnist_pipeline.files import InputError, OutputError, atomic_path, open_input, writable_directory, write_json
 
@@ -54,13 +55,7 @@ def test_output_directory_that_is_a_file(tmp_path):
         write_json(tmp_path / "metrics" / "m.json", {})
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: None, "not found; make it first"),
-    (lambda p: p.mkdir(), "is a directory; expected a regular file"),
-    (lambda p: os.mkfifo(p), r"is a FIFO \(named pipe\); expected a regular file"),
-    (lambda p: p.symlink_to("/dev/null"), "is a character device; expected a regular file"),
-    (lambda p: p.write_bytes(b""), "is empty"),
-])
+@pytest.mark.parametrize("make, message", [(lambda p: None, "not found; make it first"), *NOT_REGULAR_FILES])
 def test_open_input_refuses_anything_but_a_non_empty_regular_file(tmp_path, make, message):
     path = tmp_path / "in.bin"
     make(path)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostile import gzip_bomb
+from hostile import NOT_REGULAR_FILES, gzip_bomb
 from mnist_pipeline import idx
 from mnist_pipeline.files import InputError
 from mnist_pipeline.idx import IdxError, encode_idx, parse_idx, read_images, read_labels
@@ -102,12 +102,7 @@ def test_content_over_the_cap_is_refused_chunk_by_chunk(tmp_path):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda p: None, r"not found; run the download stage first \(dvc repro\)"),
-    (lambda p: p.mkdir(), "is a directory; expected a regular file"),
-    (lambda p: os.mkfifo(p), r"is a FIFO \(named pipe\); expected a regular file"),
-    (lambda p: p.symlink_to("/dev/zero"), "is a character device; expected a regular file"),
-    (lambda p: p.write_bytes(b""), "is empty"),
-])
+    (lambda p: None, r"not found; run the download stage first \(dvc repro\)"), *NOT_REGULAR_FILES])
 def test_input_that_is_not_a_regular_file_is_refused_without_reading(tmp_path, make, message):
     path = tmp_path / "images.gz"
     make(path)

@@ -212,14 +212,20 @@ def test_a_form_without_files_or_not_a_form_is_refused(server):
     assert_serving(server)
 
 
+def post_headers(server, headers):
+    """An open connection that has sent only the headers of a multipart POST to /api/predict."""
+    connection = http.client.HTTPConnection("127.0.0.1", int(server.rsplit(":", 1)[1].strip("/")), timeout=30)
+    connection.putrequest("POST", "/api/predict")
+    for name, value in {"Content-Type": "multipart/form-data; boundary=x", **headers}.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    return connection
+
+
 @pytest.mark.slow
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(server):
     """Headers alone: the server answers 413 without waiting for (or reading) a body."""
-    connection = http.client.HTTPConnection("127.0.0.1", int(server.rsplit(":", 1)[1].strip("/")), timeout=30)
-    connection.putrequest("POST", "/api/predict")
-    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
-    connection.putheader("Content-Length", str(50_000_000))
-    connection.endheaders()
+    connection = post_headers(server, {"Content-Length": str(50_000_000)})
     answer = connection.getresponse()
     assert answer.status == 413
     assert json.loads(answer.read()) == {"error": "request: body too large (50,000,000 bytes; the limit is 1,000,000)"}
@@ -230,11 +236,7 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(server):
 @pytest.mark.slow
 def test_a_streamed_body_is_cut_off_at_the_limit(server):
     """A chunked body (no Content-Length) is counted as it arrives and refused once past the limit."""
-    connection = http.client.HTTPConnection("127.0.0.1", int(server.rsplit(":", 1)[1].strip("/")), timeout=30)
-    connection.putrequest("POST", "/api/predict")
-    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
-    connection.putheader("Transfer-Encoding", "chunked")
-    connection.endheaders()
+    connection = post_headers(server, {"Transfer-Encoding": "chunked"})
     head = b'--x\r\nContent-Disposition: form-data; name="image"; filename="big.png"\r\n\r\n'
     chunks = [head] + [bytes(64 * 1024)] * 20  # 1.3 MB of a file, past the 1 MB limit
     try:
