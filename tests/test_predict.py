@@ -182,14 +182,14 @@ def bad_files(folder):
     write_png_header(folder / "huge.png", 8000, 6000)
     return {
         folder / "notes.png": "not an image or an unsupported format (expected PNG, JPEG, BMP, GIF, WebP or TIFF)",
-        folder / "empty.jpg": "empty file (0 bytes)",
+        folder / "empty.jpg": "is empty",
         folder / "cut.png": "truncated or corrupt image data",
         folder / "cut.jpg": "truncated or corrupt image data",
         folder / "odd.bmp": "corrupt or unsupported image header",
         folder / "zero.png": "zero-sized image (0x10 pixels)",
         folder / "bomb.png": "image too large (over 40 megapixels, a possible decompression bomb)",
         folder / "huge.png": "image too large (8000x6000 pixels; the limit is 40 megapixels)",
-        folder / "missing.png": "cannot read the file (No such file or directory)",
+        folder / "missing.png": "not found",
     }
 
 
@@ -306,7 +306,7 @@ def test_cli_model_errors(drawings, tmp_path):
     missing = run_cli(paths[0], "--model", tmp_path / "none.keras")
     assert missing.returncode == 2 and missing.stdout == ""
     assert missing.stderr.strip().splitlines()[-1] == (
-        f"error: {tmp_path / 'none.keras'}: model file not found; run `dvc repro` to train one")
+        f"error: {tmp_path / 'none.keras'}: not found; run `dvc repro` to train one")
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_text("not a model")
     result = run_cli(paths[0], "--model", corrupt)

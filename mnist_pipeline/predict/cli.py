@@ -9,21 +9,25 @@ on stdout. Like the evaluate stage, it averages the model's outputs for each ima
 shifted by `evaluate.test_time_shift_px` of params.yaml (--shift-px overrides; 0 turns it off).
 Each unusable file gets one line `error: <file>: <problem>` on stderr while the others are still
 classified. --save-preprocessed DIR writes `<stem>_28x28.png` (what the model saw) and
-`<stem>_preview.png` (the original beside it) per image. Exit status: 0 when every image was
-classified, 1 when some failed, 2 for a bad command line or model.
+`<stem>_preview.png` (the original beside it) per image, never over an existing file; folder
+searches skip such preview folders. The model file and DIR are checked before any work. Exit
+status: 0 when every image was classified, 1 when some failed, 2 for a bad command line, model
+file or preview folder.
 """
 import argparse
 import contextlib
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from mnist_pipeline.files import InputError, OutputError, open_input
 from mnist_pipeline.params import PARAMS_FILE, ParamsError, load_params
 from mnist_pipeline.paths import MODEL_FILE
 from mnist_pipeline.predict.decode import ImageError, load_image
-from mnist_pipeline.predict.output import FORMATTERS, results, save_preprocessed
+from mnist_pipeline.predict.output import FORMATTERS, is_preview_folder, preview_folder, results, save_preprocessed
 from mnist_pipeline.predict.prepare import prepare_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,24 +52,35 @@ def parse_args(argv):
 
 
 def collect_images(paths, report):
-    """Files as given plus the image files under each folder (recursive, sorted), without repeats;
-    calls report(folder, problem) for a folder without any."""
+    """Files as given plus the files with an image suffix under each folder (recursive, sorted; symbolic
+    links to folders and --save-preprocessed folders are not entered), without repeats; calls
+    report(folder, problem) for a folder without any or a preview folder given as input."""
     found = []
     for path in paths:
         if not path.is_dir():
             found.append(path)
-            continue
-        images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-        if not images:
-            report(path, f"no image files ({' '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
-        found.extend(images)
+        elif is_preview_folder(path):
+            report(path, "holds the previews of an earlier --save-preprocessed run; not searched")
+        else:
+            images = sorted(images_under(path))
+            if not images:
+                report(path, f"no image files ({' '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
+            found.extend(images)
     return list(dict.fromkeys(found))
+
+
+def images_under(folder):
+    """The paths with an image suffix under `folder` that are not folders (a FIFO or a device among
+    them is named by load_image), skipping preview folders."""
+    for top, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not is_preview_folder(Path(top, name))]
+        yield from (Path(top, name) for name in names if Path(name).suffix.lower() in IMAGE_SUFFIXES)
 
 
 def prepare_all(paths, report, save_dir=None):
     """(paths, inputs (N, 28, 28) float32) of the usable images; calls report(path, problem) for each
     file that cannot be used and, with save_dir, saves each input and its preview there."""
-    kept, inputs, stems = [], [], {}
+    kept, inputs = [], []
     for path in paths:
         try:
             image = load_image(path)
@@ -76,9 +91,7 @@ def prepare_all(paths, report, save_dir=None):
         kept.append(path)
         inputs.append(digit)
         if save_dir is not None:
-            stems[path.stem] = stems.get(path.stem, 0) + 1
-            stem = path.stem if stems[path.stem] == 1 else f"{path.stem}_{stems[path.stem]}"
-            save_preprocessed(save_dir, stem, image, digit)
+            save_preprocessed(save_dir, path.stem, image, digit)
     return kept, np.array(inputs, dtype=np.float32).reshape(-1, 28, 28)
 
 
@@ -87,8 +100,18 @@ def default_shift_px():
     try:
         return load_params("evaluate.test_time_shift_px", path=ROOT / PARAMS_FILE).evaluate.test_time_shift_px
     except ParamsError as err:
-        print(f"error: {err} (or pass --shift-px)", file=sys.stderr)
-        sys.exit(2)
+        fail(f"{err} (or pass --shift-px)")
+
+
+def check_model_file(path):
+    """Ends the program with one line and status 2 unless `path` is a non-empty regular file in zip format
+    (as .keras files are); checked before any work and before TensorFlow is imported (which takes seconds)."""
+    try:
+        with open_input(path, missing_hint="run `dvc repro` to train one") as file:
+            if not zipfile.is_zipfile(file):
+                fail(f"{path}: not a Keras model (.keras files are zip archives)")
+    except InputError as err:
+        fail(str(err))
 
 
 def load_model(path):
@@ -100,7 +123,12 @@ def load_model(path):
             return load_checked_model(path)
         except ModelFileError as err:
             failure = err
-    print(f"error: {failure}", file=sys.stderr)
+    fail(failure)
+
+
+def fail(message):
+    """Prints `error: <message>` on stderr and exits with status 2 (a bad command line, model or output folder)."""
+    print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -129,8 +157,13 @@ def main(argv=None):
         failures.append(path)
         print(f"error: {path}: {problem}", file=sys.stderr)
 
-    shift_px = default_shift_px() if args.shift_px is None else args.shift_px
-    paths, inputs = prepare_all(collect_images(args.paths, report), report, args.save_preprocessed)
+    check_model_file(args.model)
+    try:
+        save_dir = None if args.save_preprocessed is None else preview_folder(args.save_preprocessed, args.paths)
+        shift_px = default_shift_px() if args.shift_px is None else args.shift_px
+        paths, inputs = prepare_all(collect_images(args.paths, report), report, save_dir)
+    except OutputError as err:
+        fail(err)
     if paths:
         model = load_model(args.model)
         from mnist_pipeline.model import predict_probabilities  # TensorFlow is loaded by now

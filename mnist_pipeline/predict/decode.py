@@ -2,12 +2,14 @@
 
 `load_image(path)` reads a file Pillow can decode (PNG, JPEG, BMP, GIF, WebP, TIFF, ...; RGB, RGBA,
 palette, greyscale, 16-bit) and returns the PIL image, fully decoded and turned upright by its EXIF
-orientation; anything unusable (unreadable, empty, not an image, corrupt, zero-sized, over
-MAX_PIXELS) raises ImageError with a one-line problem. `to_pixels(img)` returns (H, W, C) float32
+orientation; anything unusable (missing, not a regular file, unreadable, empty, over MAX_FILE_BYTES,
+not an image, corrupt, zero-sized, over MAX_PIXELS) raises ImageError with a one-line problem. The
+file is read through files.open_input, so a FIFO or a device is refused without reading from it. `to_pixels(img)` returns (H, W, C) float32
 in [0, 1] (C = 1 or 3), the longer side area-averaged down to WORK_SIZE, transparency composited
 onto white for dark ink and onto black for light ink, 16-bit images scaled to their range.
 """
 import io
+import os
 import struct
 import warnings
 from pathlib import Path
@@ -15,8 +17,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from mnist_pipeline.files import InputError, open_input
 from mnist_pipeline.predict.arrays import resize
 
+MAX_FILE_BYTES = 128 << 20  # larger files are refused unread (a 40-megapixel 8-bit RGB BMP is 120 MB)
 MAX_PIXELS = 40_000_000  # larger images are refused (decompression bombs, accidental panoramas)
 WORK_SIZE = 1024         # longer side the ink is searched at; larger images are area-averaged first
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L" mode
@@ -34,12 +38,7 @@ def load_image(path):
     """Reads and fully decodes an image file, turned upright by its EXIF orientation; ImageError
     names the file and the problem."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ImageError(f"cannot read the file ({err.strerror or err})", path) from None
-    if not data:
-        raise ImageError("empty file (0 bytes)", path)
+    data = read_capped(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # decoders warn about damaged metadata; only the pixels matter
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -55,6 +54,23 @@ def load_image(path):
         except Exception:  # decoders raise OSError, SyntaxError, ValueError, EOFError, struct.error ...
             raise ImageError("truncated or corrupt image data", path) from None
         return _upright(img)
+
+
+def read_capped(path):
+    """The bytes of the file at `path`, a non-empty regular file of at most MAX_FILE_BYTES; ImageError otherwise."""
+    too_large = ImageError(f"file too large (over {MAX_FILE_BYTES >> 20} MiB)", path)
+    try:
+        with open_input(path) as file:
+            if os.fstat(file.fileno()).st_size > MAX_FILE_BYTES:
+                raise too_large
+            data = file.read(MAX_FILE_BYTES + 1)  # the file may have grown since
+    except InputError as err:
+        raise ImageError(str(err).removeprefix(f"{path}: "), path) from None
+    except OSError as err:
+        raise ImageError(f"cannot read ({err.strerror or err})", path) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise too_large
+    return data
 
 
 def _open(data, path):

@@ -2,15 +2,22 @@
 the preprocessed 28x28 inputs with a side-by-side preview.
 
 `results(paths, probabilities)` reads the image paths and the model's (N, 10) outputs and returns
-one dict per image; FORMATTERS turn those rows into text; `save_preprocessed` writes PNG files.
+one dict per image; FORMATTERS turn those rows into text. `preview_folder(directory, inputs)`
+checks and makes the --save-preprocessed folder before any work and marks it with PREVIEWS_MARKER
+(folder searches skip marked folders, so previews are never read back as inputs);
+`save_preprocessed` writes PNG files there under names no existing file has.
 """
 import csv
 import io
+import itertools
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from mnist_pipeline.files import OutputError, writable_directory
 from mnist_pipeline.predict.decode import to_pixels
 
 TOP = 3
@@ -57,12 +64,57 @@ def format_csv(rows):
 FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
 
 
+PREVIEWS_MARKER = ".predict-previews"
+MARKER_TEXT = "Previews written by predict.py --save-preprocessed; folder searches of predict.py skip this folder.\n"
+
+
+def is_preview_folder(folder):
+    """Whether `folder` was made by --save-preprocessed (holds PREVIEWS_MARKER)."""
+    return os.path.lexists(Path(folder) / PREVIEWS_MARKER)
+
+
+def preview_folder(directory, inputs):
+    """Checks the --save-preprocessed folder before any work and creates it with its marker; OutputError
+    when it is or holds one of the `inputs`, is a non-empty folder of something else than previews,
+    is not a folder, or cannot be written. A folder inside an input folder is fine: searches skip it."""
+    directory = Path(directory)
+    target = directory.resolve()
+    for path in inputs:
+        resolved = path.resolve()
+        if target in resolved.parents:
+            raise OutputError(f"{directory}: holds the input {path}; name a folder of its own for the previews")
+        if resolved == target and directory.is_dir():
+            raise OutputError(f"{directory}: is an input folder; name a folder of its own for the previews")
+    if directory.is_dir() and not is_preview_folder(directory) and any(directory.iterdir()):
+        raise OutputError(f"{directory}: folder is not empty and holds no earlier previews ({PREVIEWS_MARKER}); "
+                          "name a new or empty folder")
+    writable_directory(directory)
+    marker = directory / PREVIEWS_MARKER
+    try:
+        if not os.path.lexists(marker):
+            marker.write_text(MARKER_TEXT)
+    except OSError as err:
+        raise OutputError(f"{marker}: cannot write output ({err.strerror or err})") from None
+    return directory
+
+
 def save_preprocessed(directory, stem, original, digit):
-    """Writes <stem>_28x28.png (the model input) and <stem>_preview.png (original beside it) in directory."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Writes <name>_28x28.png (the model input) and <name>_preview.png (original beside it) in directory,
+    where name is stem, or stem_2, stem_3, ... for the first of those with neither file present: no
+    existing file is ever overwritten. Returns the name."""
     model_input = Image.fromarray(np.round(digit * 255).astype(np.uint8))
-    model_input.save(directory / f"{stem}_28x28.png")
-    preview(original, model_input).save(directory / f"{stem}_preview.png")
+    for number in itertools.count(1):
+        name = stem if number == 1 else f"{stem}_{number}"
+        files = [directory / f"{name}_28x28.png", directory / f"{name}_preview.png"]
+        if not any(os.path.lexists(file) for file in files):
+            break
+    for file, image in zip(files, (model_input, preview(original, model_input))):
+        try:
+            with open(file, "xb") as out:  # exclusive: a file that appeared meanwhile is not overwritten
+                image.save(out, format="PNG")
+        except OSError as err:
+            raise OutputError(f"{file}: cannot write output ({err.strerror or err})") from None
+    return name
 
 
 def preview(original, model_input):
