@@ -58,7 +58,7 @@ def load_image(path):
 
 def read_capped(path):
     """The bytes of the file at `path`, a non-empty regular file of at most MAX_FILE_BYTES; ImageError otherwise."""
-    too_large = ImageError(f"file too large (over {MAX_FILE_BYTES >> 20} MiB)", path)
+    too_large = ImageError(f"file too large (over {MAX_FILE_BYTES / 2**20:g} MiB)", path)
     try:
         with open_input(path) as file:
             if os.fstat(file.fileno()).st_size > MAX_FILE_BYTES:
