@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 
 RATES = {"lr-low": 0.001, "lr-high": 0.01}
 EPOCHS = 3
-# DVCLive writes this file in the repository (not in the run's temporary copy) after every epoch of a queued
-# run: {"pid": the training process, "step": the epoch}. The VS Code extension watches it to refresh.
+# After every epoch DVCLive writes {"pid": the training process, "step": the epoch} to this file of the
+# repository the experiment was queued in (DVC points DVC_ROOT of a queued run there, not at its temporary
+# copy), for the VS Code extension to refresh; it deletes the file when the run ends.
 STEP_SIGNAL = ".dvc/tmp/exps/run/DVCLIVE_STEP_COMPLETED"
 
 
@@ -57,13 +58,17 @@ def wait_for(condition, what, timeout=600):
 
 
 def step_signal(repo):
-    """The first readable step signal, in the repository or in a queued run's temporary copy."""
-    for path in [repo / STEP_SIGNAL, *repo.glob(f".dvc/tmp/exps/*/{STEP_SIGNAL}")]:
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-    return None
+    """DVCLive's last step signal in `repo` ({"pid": ..., "step": ...}), or None while there is none."""
+    try:
+        return json.loads((repo / STEP_SIGNAL).read_text())
+    except (OSError, ValueError):  # not written yet, or caught half-written
+        return None
+
+
+def running_summary(repo):
+    """The train summary (metrics.json) in the temporary copy a queued experiment runs in."""
+    (path,) = repo.glob(".dvc/tmp/exps/tmp*/metrics/train/metrics.json")
+    return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +76,8 @@ def sweep(tmp_path_factory):
     """A committed tiny pipeline, its data prepared (DVC's run cache then skips download and preprocess in
     the queued runs), and two queued experiments started with `dvc queue start`.
 
-    Returns (repo, env, what `dvc exp show` listed while the first run was paused after an epoch, the
-    epoch the pause followed) once both runs have ended.
+    Returns (repo, env, what `dvc exp show` listed while the first run was paused after an epoch, the train
+    summary in that run's temporary copy at that moment) once both runs have ended.
     """
     repo, env = make_pipeline_copy(tmp_path_factory.mktemp("experiments"))
     commit_all(repo, "pipeline")
@@ -84,7 +89,8 @@ def sweep(tmp_path_factory):
 
     def pause_after_first_epoch():  # watches from before the worker starts: an epoch can take under a second
         paused.update(wait_for(lambda: step_signal(repo), "the first logged epoch"))
-        os.kill(paused["pid"], signal.SIGSTOP)  # holds the training at this epoch while we look
+        assert paused["step"] < EPOCHS, f"first saw the signal of epoch {paused['step']}: the run is ending"
+        os.kill(paused["pid"], signal.SIGSTOP)  # holds the training after this epoch while we look
 
     watcher = threading.Thread(target=pause_after_first_epoch, daemon=True)
     watcher.start()
@@ -96,23 +102,24 @@ def sweep(tmp_path_factory):
         assert paused, "no epoch was logged"
         try:
             live = experiments(repo, env)
+            on_disk = running_summary(repo)
         finally:
             os.kill(paused["pid"], signal.SIGCONT)
         wait_for(lambda: "Running" not in (status := dvc("queue", "status", cwd=repo, env=env).stdout)
                  and "Queued" not in status, "the queued runs to end")
     finally:
         dvc("queue", "stop", cwd=repo, env=env, check=False)  # the worker would otherwise idle for a minute
-    return repo, env, live, paused["step"]
+    return repo, env, live, on_disk
 
 
 def test_exp_show_reports_a_queued_run_while_it_trains(sweep):
-    _, _, live, step = sweep
-    running = {name: metrics for name, (state, _, metrics) in live.items() if state == "running"}
-    assert list(running) == ["lr-low"], live  # the worker runs the queue in order, one at a time
-    train = running["lr-low"]["metrics/train/metrics.json"]
-    assert step <= train["step"] < EPOCHS  # DVCLive's summary of the epochs finished so far
+    _, _, live, on_disk = sweep
+    states = {name: state for name, (state, _, _) in live.items()}
+    assert states == {"lr-low": "running", "lr-high": "queued"}, live  # the worker runs the queue in order
+    train = live["lr-low"][2]["metrics/train/metrics.json"]
+    assert train == on_disk  # the latest epoch DVCLive logged, as the paused run left it
+    assert 1 <= train["step"] < EPOCHS and "best_epoch" not in train  # the final summary is not written yet
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(train)
-    assert "best_epoch" not in train  # the run's final summary is not written yet
 
 
 def test_queued_sweep_reports_every_run_with_its_own_params(sweep):
@@ -152,5 +159,8 @@ def test_model_artifact_from_a_clone(sweep, tmp_path):
     dvc("push", "models/model.keras", cwd=repo, env=env)
     run(["git", "clone", "-q", str(repo), str(tmp_path / "clone")], cwd=tmp_path)
     (tmp_path / "out").mkdir()
-    dvc("artifacts", "get", str(tmp_path / "clone"), "mnist-cnn", cwd=tmp_path / "out", env=env)
-    assert (tmp_path / "out/model.keras").read_bytes() == (repo / "models/model.keras").read_bytes()
+    dvc("artifacts", "get", str(tmp_path / "clone"), "mnist-cnn", cwd=tmp_path / "out", env=env)  # the latest
+    dvc("artifacts", "get", str(tmp_path / "clone"), "mnist-cnn", "--rev", "v1.0.0", "-o", "v1.keras",
+        cwd=tmp_path / "out", env=env)
+    for name in ("model.keras", "v1.keras"):
+        assert (tmp_path / "out" / name).read_bytes() == (repo / "models/model.keras").read_bytes(), name
