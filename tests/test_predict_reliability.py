@@ -12,7 +12,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -216,3 +215,45 @@ def test_previews_never_overwrite_and_are_never_read_back(tmp_path):
     lines = []
     assert cli.collect_images([previews], lambda path, problem: lines.append(f"error: {path}: {problem}")) == []
     assert lines == [f"error: {previews}: holds the previews of an earlier --save-preprocessed run; not searched"]
+
+
+# --- end to end with a real (tiny, untrained) Keras model
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    """(a model mapping (28, 28, 1) to 10 classes, one mapping it to 5), untrained, saved as .keras."""
+    import keras
+    folder = tmp_path_factory.mktemp("models")
+    paths = []
+    for classes in (10, 5):
+        model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(classes, activation="softmax")])
+        paths.append(folder / f"dense{classes}.keras")
+        model.save(paths[-1])
+    return paths
+
+
+@pytest.mark.slow
+def test_good_pictures_are_classified_among_bad_ones_and_previews_not_read_back(tiny_models, tmp_path):
+    model, _ = tiny_models
+    photos = photos_folder(tmp_path)
+    args, expected = unusable_images(tmp_path)
+    previews = photos / "previews"
+    first = run_cli(photos, *args, "--model", model, "--format", "csv", "--save-preprocessed", previews, timeout=300)
+    assert (first.returncode, first.stderr.splitlines()[-len(expected):]) == (1, expected)
+    assert [row.split(",")[0] for row in first.stdout.splitlines()[1:]] == [
+        str(photos / "more" / "seven.jpg"), str(photos / "seven.png")]
+    before = snapshot(tmp_path)
+    second = run_cli(photos, "--model", model, "--format", "csv", "--save-preprocessed", previews, timeout=300)
+    assert second.returncode == 0 and second.stdout == first.stdout
+    assert {p: h for p, h in snapshot(tmp_path).items() if p in before} == before
+    assert len(list(previews.glob("*.png"))) == 8  # seven, seven_2 from the first run; seven_3, seven_4 now
+
+
+@pytest.mark.slow
+def test_a_model_of_another_shape_gets_one_line(tiny_models, tmp_path):
+    _, five_classes = tiny_models
+    digit = draw_digit(tmp_path / "digit.png")
+    result = run_cli(digit, "--model", five_classes, timeout=300)
+    assert (result.returncode, result.stdout, result.stderr.splitlines()[-1:]) == (2, "", [
+        f"error: {five_classes}: model maps (None, 28, 28, 1) to (None, 5); expected (None, 28, 28, 1) to (None, 10)"])
