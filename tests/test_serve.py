@@ -180,7 +180,7 @@ BAD_UPLOADS = {
     "too many pixels": ([("huge.png", png_of_size(2100, 2000))], 422, "huge.png: too many pixels (4,200,000; "),
     "too many files": ([(f"{i}.png", png_of_size(10, 10)) for i in range(4)], 400, "request: Too many files"),
     "no ink": ([("white.png", png_of_size(200, 200))], 422, "white.png: no ink found"),
-    "empty file": ([("empty.png", b"")], 422, "empty.png: empty file"),
+    "empty file": ([("empty.png", b"")], 422, "empty.png: is empty"),
 }
 
 
