@@ -1,10 +1,15 @@
-"""Shared fixtures: the repository root, a generated IDX dataset, and a temporary copy of the pipeline."""
+"""Shared fixtures: the repository root, a generated IDX dataset, a temporary copy of the pipeline, and real
+MNIST digits with small models trained on them."""
+import io
 import os
+import struct
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -82,4 +87,61 @@ def real_mnist_model_file(tmp_path_factory):
         pytest.skip(f"MNIST files not found in {REAL_MNIST}")
     path = tmp_path_factory.mktemp("fast_model") / "model.keras"
     run([sys.executable, str(ROOT / "tests" / "fast_mnist_model.py"), str(REAL_MNIST), str(path)], cwd=ROOT)
+    return path
+
+
+# --- real MNIST digits and a small model for the predict tests (tests/test_predict*.py) ------------------
+
+PREDICT_SAMPLE_SIZE = 100
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """(images, labels) of 100 random MNIST test digits, the same for every style."""
+    from mnist_pipeline.predict import styles
+    return styles.sample_digits(REAL_MNIST, PREDICT_SAMPLE_SIZE, seed=7)
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory):
+    """A small CNN (conv32-pool-conv64-pool-dropout-dense10) trained for 2 epochs on the 60,000 real
+    MNIST training digits, saved as .keras (about 98% test accuracy)."""
+    from mnist_pipeline.predict import styles
+    from mnist_pipeline.tf_runtime import keras
+    layers = keras.layers
+
+    keras.utils.set_random_seed(0)
+    images, labels = styles.load_mnist(REAL_MNIST, "train")
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(images[..., np.newaxis] / np.float32(255), labels, batch_size=128, epochs=2, verbose=0)
+    path = tmp_path_factory.mktemp("model") / "small_cnn.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def model(model_file):
+    """The small CNN, loaded the way predict.py loads a model."""
+    from mnist_pipeline.model import load_model
+    return load_model(model_file)
+
+
+def encoded(image, fmt, **options):
+    """The bytes of PIL `image` saved in format `fmt`."""
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def write_png_header(path, width, height, data=b""):
+    """Writes a PNG whose header claims width x height pixels, followed by `data` as its only IDAT chunk."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
     return path

@@ -1,6 +1,5 @@
 """IDX parsing: valid files round-trip, malformed ones fail with a message naming the file."""
 import gzip
-import os
 import struct
 import tracemalloc
 

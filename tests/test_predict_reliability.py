@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import ROOT
+from conftest import ROOT, write_png_header
 from mnist_pipeline.predict import cli, decode
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import PREVIEWS_MARKER, preview_folder
-from test_predict import write_png_header
 
 NOT_AN_IMAGE = "not an image or an unsupported format (expected PNG, JPEG, BMP, GIF, WebP or TIFF)"
 
