@@ -2,17 +2,17 @@
 
 Reads data/prepared/{x,y}_{train,val}.npy and params `dataset.class_names`, `model` and `train`.
 Writes models/model.keras and two DVCLive logs (mnist_pipeline.tracking), after every epoch: metrics/train/
-(per epoch: loss, accuracy, val_loss, val_accuracy, learning_rate; at the end best validation accuracy
-and epoch, parameter count: the same on every rerun) and metrics/train_speed/ (per epoch: seconds; at the
-end training seconds, images per second, peak memory: these vary from run to run). With `train.ensemble`
-> 1 it trains that many networks with consecutive seeds (each on its own cross-validation fold of train +
-val with `train.ensemble_split: folds`; all but the first on train + val with `all`) and saves the model
-that averages them; member i > 1 logs as `member<i>/<name>` (no validation figures for a member trained
-on the validation images too), and the best-epoch figures are the first member's (trained on the train
-split). While it runs, data/checkpoints/train/ holds the last finished epoch (of each member), so a
-killed run resumes there, logging the restored epochs again; it is removed once the outputs are written.
-In a multi-worker run (TF_CONFIG) only the chief writes: the other workers write into a temporary
-directory, then delete it.
+(per epoch: loss, accuracy, val_loss, val_accuracy, learning_rate; at the end best validation accuracy and
+epoch, parameter count: the same on every rerun) and metrics/train_speed/ (per epoch: seconds; at the end
+training seconds, images per second, peak memory and the precision `train.precision` chose: these vary from
+run to run and machine to machine). With `train.ensemble` > 1 it trains that many networks with consecutive
+seeds (each on its own cross-validation fold of train + val with `train.ensemble_split: folds`; all but the
+first on train + val with `all`) and saves the model that averages them; member i > 1 logs as
+`member<i>/<name>` (no validation figures for a member trained on the validation images too), and the
+best-epoch figures are the first member's (trained on the train split). While it runs, data/checkpoints/train/
+holds the last finished epoch (of each member), so a killed run resumes there, logging the restored epochs
+again; it is removed once the outputs are written. In a multi-worker run (TF_CONFIG) only the chief writes:
+the other workers write into a temporary directory, then delete it.
 """
 import os
 import resource
@@ -46,6 +46,10 @@ def main():
     from mnist_pipeline.distribute import bound_cluster_waits, is_chief, peer_failures
     from mnist_pipeline.tracking import TrainingLog
     from mnist_pipeline.ensemble import member_train_images, train_ensemble
+    from mnist_pipeline.precision import resolve_precision
+
+    precision = resolve_precision(train.precision)
+    print(f"train.precision {train.precision}: training in {precision}", flush=True)
 
     if not is_chief():  # another worker: trains in step with the chief, its outputs are thrown away
         scratch = tempfile.TemporaryDirectory(prefix="train-worker-")  # deleted when main() returns
@@ -77,6 +81,7 @@ def main():
         "training_seconds": round(seconds, 1),
         "train_images_per_second": round(images / sum(float(member["seconds"].sum()) for member in logs), 1),
         "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "precision": precision,  # what train.precision (auto) chose on this machine
     })
     resume.clear(TRAIN_CHECKPOINT_DIR)
 

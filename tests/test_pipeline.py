@@ -9,6 +9,7 @@ import pytest
 
 from conftest import dvc, make_pipeline_copy, run, update_params
 from mnist_pipeline.history import read_history
+from mnist_pipeline.precision import resolve_precision
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +49,9 @@ def test_full_run_builds_every_output(reproduced):
     assert list(history["epoch"]) == [1, 2]
     train = json.loads((repo / "metrics/train/metrics.json").read_text())
     assert train["step"] == 2 and train["val_accuracy"] == history["val_accuracy"].iloc[-1]  # DVCLive's summary
+    speed = json.loads((repo / "metrics/train_speed/metrics.json").read_text())
+    chosen = resolve_precision("auto")  # params.yaml's train.precision: what it picks on this machine is recorded
+    assert speed["precision"] == chosen and f"train.precision auto: training in {chosen}" in result.stdout
     assert not list(repo.glob("metrics/**/dvc.yaml"))  # dvc.yaml at the root is the only pipeline definition
     evaluation = json.loads((repo / "metrics/evaluate/metrics.json").read_text())
     assert evaluation["test_accuracy"] > 0.5  # ten orientations of a bar are easy to tell apart
