@@ -1,6 +1,6 @@
 """Ensembles: which images each member network trains and validates on, and `train_ensemble`.
 
-Reads the `model` and `train` params (params.Model, params.Train; `train.ensemble`, `train.ensemble_split`)
+Reads the `model` and `train` params (schema.Model, schema.Train; `train.ensemble`, `train.ensemble_split`)
 and the train and validation (x, y) arrays; trains the members one after another with mnist_pipeline.training
 and returns the model averaging them (mnist_pipeline.model.average_models) with one history per member.
 """

@@ -17,7 +17,7 @@ BN_MOMENTUM = 0.9
 
 
 def build_model(params, num_classes, input_shape=(28, 28, 1)):
-    """Returns an uncompiled keras.Model for `params` (the validated `model` section, a params.Model), named
+    """Returns an uncompiled keras.Model for `params` (the validated `model` section, a schema.Model), named
     `mnist_cnn`."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs

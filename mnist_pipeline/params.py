@@ -1,21 +1,20 @@
 """Reads `params.yaml` as DVC does and validates the params a stage declares, before it does any work.
 
-The schema is the strict pydantic models below. `load_params("train", "dataset.class_names")` returns a
-`Params`: `params.train.epochs`, `params.dataset.class_names`; sections not asked for are None, and a
-section asked for by dotted keys has only those fields. Every problem raises `ParamsError`, one line
+The schema is the strict pydantic models of `mnist_pipeline.schema`. `load_params("train",
+"dataset.class_names")` returns a `Params`: `params.train.epochs`, `params.dataset.class_names`; sections
+not asked for are None, and a section asked for by dotted keys has only those fields. Every problem raises `ParamsError`, one line
 naming the file, the key, the value and what is allowed. The file is parsed with ruamel.yaml's safe
 loader as DVC parses it (YAML 1.2: `3e-3` is a number, `yes` a string, duplicate keys an error).
 """
 import copy
-import math
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal, get_args, get_origin
+from typing import Annotated, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from ruamel.yaml import YAML, YAMLError
 
+from mnist_pipeline.schema import SECTIONS, Params
 from mnist_pipeline.stage import PipelineError
 
 PARAMS_FILE = Path("params.yaml")
@@ -23,137 +22,6 @@ PARAMS_FILE = Path("params.yaml")
 
 class ParamsError(PipelineError, ValueError):
     """params.yaml (or a preset) cannot be read, or a value in it is missing, unknown or out of range."""
-
-
-# --- value types: each carries the one-line description used in error messages ------------------
-
-def integer(low, high=math.inf):
-    bounds = {"ge": low} | ({} if high == math.inf else {"le": high})
-    return Annotated[int, Field(**bounds, description=f"an integer in [{low}, {high}]")]
-
-
-def number(low, high, low_open=False, high_open=False):
-    bounds = {"gt" if low_open else "ge": low, "lt" if high_open else "le": high}
-    text = f"a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-    return Annotated[float, Field(**bounds, allow_inf_nan=False, description=text)]
-
-
-def choice(*options):
-    return Annotated[Literal[options], Field(description=f"one of {', '.join(options)}")]
-
-
-def distinct(values):
-    if len(set(values)) < len(values):
-        raise ValueError("values repeat")
-    return values
-
-
-NonEmptyStr = Annotated[str, Field(min_length=1, description="a non-empty string")]
-
-
-# --- the schema ----------------------------------------------------------------------------------
-
-class Section(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-class FileEntry(Section):
-    name: NonEmptyStr
-    sha256: Annotated[str, Field(pattern="^[0-9a-f]{64}$", description="64 lowercase hex digits")]
-
-
-class Files(Section):
-    train_images: FileEntry
-    train_labels: FileEntry
-    test_images: FileEntry
-    test_labels: FileEntry
-
-
-class Dataset(Section):
-    name: NonEmptyStr
-    mirrors: Annotated[list[NonEmptyStr], Field(min_length=1, description="a non-empty list of URLs")]
-    files: Files
-    class_names: Annotated[list[str], Field(min_length=10, max_length=10), AfterValidator(distinct),
-                           Field(description="a list of 10 distinct class names")]
-
-
-class Preprocess(Section):
-    val_fraction: number(0, 1, low_open=True, high_open=True)
-    seed: integer(0)
-
-
-class ConvBlock(Section):
-    filters: integer(1, 1024)
-    convs: integer(1, 4)
-
-
-class Model(Section):
-    conv_blocks: Annotated[list[ConvBlock], Field(min_length=1, max_length=3,
-                                                  description="a list of 1 to 3 blocks (28 px halves at each)")]
-    batchnorm: Annotated[bool, Field(description="true or false")]
-    activation: choice("relu", "gelu", "silu", "elu")
-    dense_units: integer(0, 4096)
-    dropout: number(0, 1, high_open=True)
-
-
-class Augment(Section):
-    rotation_deg: number(0, 45)
-    zoom: number(0, 0.5)
-    shift_px: number(0, 8)
-
-
-class Train(Section):
-    seed: integer(0)
-    epochs: integer(1, 1000)
-    batch_size: integer(1, 65536)
-    optimizer: choice("adam", "adamw")
-    learning_rate: number(0, 1, low_open=True)
-    warmup_epochs: integer(0)
-    schedule: choice("cosine", "constant")
-    label_smoothing: number(0, 1, high_open=True)
-    precision: choice("auto", "float32", "mixed_bfloat16", "mixed_float16")
-    strategy: choice("auto", "one_device", "mirrored", "multi_worker")
-    augment: Augment
-    ensemble: integer(1, 20)
-    ensemble_split: choice("same", "folds", "all")
-    worker_timeout_s: integer(1, 86400) = 300  # multi-worker: how long to wait for a worker that is missing or silent
-
-    @model_validator(mode="after")
-    def check_across_fields(self):
-        if self.warmup_epochs > self.epochs - 1:
-            raise invalid_field("warmup_epochs", f"an integer in [0, {self.epochs - 1}]")
-        if self.ensemble > 1 and self.strategy == "multi_worker":
-            raise invalid_field("ensemble", "1 with train.strategy multi_worker (its workers start one run each)")
-        return self
-
-
-class Evaluate(Section):
-    batch_size: integer(1, 100000)
-    test_time_shift_px: integer(0, 4)
-
-
-class Visualize(Section):
-    sample_count: integer(1, 100)
-    mistake_count: integer(1, 100)
-    dpi: integer(50, 600)
-
-
-class Params(BaseModel):
-    """The validated params a stage asked for; the sections it did not ask for are None."""
-    model_config = ConfigDict(frozen=True)
-    dataset: Dataset | None = None
-    preprocess: Preprocess | None = None
-    model: Model | None = None
-    train: Train | None = None
-    evaluate: Evaluate | None = None
-    visualize: Visualize | None = None
-
-
-SECTIONS = {name: get_args(info.annotation)[0] for name, info in Params.model_fields.items()}
-
-
-def invalid_field(field, expected):  # a check across fields, reported on one of them
-    return PydanticCustomError("invalid_field", "{field}: expected {expected}", {"field": field, "expected": expected})
 
 
 # --- loading -------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The fit of one network: determinism and precision, the loss, the learning-rate schedule and optimizer,
 the epoch callbacks, and `train_model`.
 
-Reads the `model` and `train` params (params.Model, params.Train) and (x, y) arrays; returns the trained
+Reads the `model` and `train` params (schema.Model, schema.Train) and (x, y) arrays; returns the trained
 model and its per-epoch history (paths.HISTORY_COLUMNS). The inputs come from mnist_pipeline.inputs;
 each epoch's order, warps and dropout masks depend only on (seed, epoch), so a run is repeatable on the
 same machine and a resumed run (mnist_pipeline.resume) ends bit-identical to an uninterrupted one.
@@ -117,7 +117,7 @@ def train_model(model_params, train, num_classes, train_data, val_data, callback
                 checkpoint_dir=None, tracker=None):
     """Builds, compiles and fits the CNN; returns (model, per-epoch history as a DataFrame).
 
-    `model_params` and `train` are the validated `model` and `train` sections (params.Model, params.Train);
+    `model_params` and `train` are the validated `model` and `train` sections (schema.Model, schema.Train);
     `train_data` and `val_data` are (x, y) arrays; `callbacks` are added to the epoch logger. With
     `checkpoint_dir`, every finished epoch is saved there and a killed run resumes from the last one
     (not in a multi-worker run: its workers could not agree on the epoch, so it starts afresh).

@@ -17,7 +17,8 @@ import tensorflow as tf
 from conftest import ROOT, TINY_PARAMS, update_params
 from mnist_pipeline import distribute, ensemble, inputs, training
 from mnist_pipeline.data import save_split
-from mnist_pipeline.params import Model, Train, load_params
+from mnist_pipeline.params import load_params
+from mnist_pipeline.schema import Model, Train
 from mnist_pipeline.paths import MODEL_FILE, TRAIN_LOG, TRAIN_METRICS, TRAIN_SPEED_LOG
 from ports import free_ports
 from synthetic import make_images

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from conftest import ROOT
-from mnist_pipeline.params import SECTIONS, Params, ParamsError, load_params, merge_preset
+from mnist_pipeline.params import ParamsError, load_params, merge_preset
+from mnist_pipeline.schema import SECTIONS, Params
 
 FUZZ = settings(max_examples=200, deadline=None)
 COMMITTED = (ROOT / "params.yaml").read_bytes()

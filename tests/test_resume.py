@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_pipeline.params import Model, Train
+from mnist_pipeline.schema import Model, Train
 from mnist_pipeline.training import train_model
 from synthetic import make_images
 
