@@ -3,14 +3,19 @@
 Inputs are opened only once they are known to be non-empty regular files, so a missing file, a
 directory, a FIFO or a device gives one line naming it instead of a traceback or a read that never
 ends. Outputs are written to a hidden temporary sibling and renamed into place, so an interrupted or
-failed stage never leaves a half-written file that a later stage (or DVC) would trust. Temporary
-files left by a killed process are removed by the next write of the same file.
+failed stage never leaves a half-written file that a later stage (or DVC) would trust. An output directory
+is built whole beside the old one and exchanged with it in one step (`atomic_directory`), so a kill at any
+moment leaves the old or the new directory complete, and no file of the old one survives into the new.
+Temporary files and directories left by a killed process are removed by the next write of the same path.
+dvc.yaml marks the outputs `persist`, so DVC leaves them in place until the stage replaces them.
 """
 import contextlib
+import ctypes
 import errno
 import glob
 import json
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -131,3 +136,61 @@ def save_array(path, array):
     """Saves one NumPy array as .npy atomically (loaded back with allow_pickle=False)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array, allow_pickle=False)
+
+
+def _exchange(first, second):
+    """Swaps two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # a file system or kernel without it
+        return False
+    raise OSError(err, os.strerror(err), str(second))
+
+
+def replace_directory(new, path):
+    """Puts directory `new` at `path` in one step, deleting what was there (os.replace, for directories)."""
+    new, path = Path(new), Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: is not a directory; cannot write outputs into it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.replace(new, path)
+    elif _exchange(new, path):
+        shutil.rmtree(new)  # now the old directory
+    else:  # two renames: the old directory is missing for an instant and restored if the second fails
+        old = path.parent / f".{path.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+        try:
+            os.replace(new, path)
+        except OSError:
+            os.replace(old, path)
+            raise
+        shutil.rmtree(old)
+
+
+@contextlib.contextmanager
+def atomic_directory(path):
+    """Yields an empty temporary directory beside `path`; puts it at `path` (replace_directory) only if the block
+    succeeds, so `path` holds exactly what the block wrote, or stays as it was."""
+    path = Path(path)
+    new = path.parent / f".{path.name}.new"
+    try:
+        shutil.rmtree(new, ignore_errors=True)  # left by a killed process
+        new.mkdir(parents=True)
+    except OSError as err:
+        raise _output_error(path, err) from None
+    try:
+        yield new
+        replace_directory(new, path)
+    except OSError as err:
+        if err.errno in OUTPUT_ERRNOS:
+            raise _output_error(path, err) from None
+        raise
+    finally:
+        shutil.rmtree(new, ignore_errors=True)

@@ -3,13 +3,21 @@
 Each log is a DVCLive directory under metrics/ (paths.py: TRAIN_LOG, TRAIN_SPEED_LOG, EVALUATE_LOG,
 EVALUATE_SPEED_LOG) holding metrics.json, its summary, and plots/metrics/<name>.tsv, one row per epoch
 (step = the epoch number). DVCLive writes there and nowhere else: no dvc.yaml of its own (dvc.yaml declares
-these files) and no experiment commits (`dvc exp run` records the experiment). The train stage rewrites its
-metrics.json after every epoch, and `dvc exp show` reads a running experiment's files from its workspace (the
-temporary copy of a queued one): the table fills in epoch by epoch while the run goes.
+these files) and no experiment commits (`dvc exp run` records the experiment). DVCLive empties its folder when
+it starts, so a stage logs into a hidden staging folder beside the log (`.<name>.live`), which `finish` moves
+into place once the stage has succeeded: an interrupted or failed run leaves the log already there whole.
+In an experiment's temporary copy (`dvc exp run --queue` or `--temp`), where there is no log to keep, it logs
+in place instead: the train stage rewrites its metrics.json after every epoch, and `dvc exp show` reads a
+running experiment's files from that copy, so the table fills in epoch by epoch while the run goes.
 """
+import os
+import shutil
+from pathlib import Path
+
 from dvclive import Live
 from scmrepo.exceptions import SCMError
 
+from mnist_pipeline.files import replace_directory
 from mnist_pipeline.history import SPEED_METRIC, member_prefix
 from mnist_pipeline.paths import HISTORY_COLUMNS, TRAIN_LOG, TRAIN_SPEED_LOG
 from mnist_pipeline.tf_runtime import keras
@@ -33,16 +41,43 @@ class StageLive(Live):
             self._dvc_repo, self._inside_dvc_exp = None, False
 
 
+def in_temporary_copy():
+    """Whether this stage runs in a DVC experiment's temporary copy: DVC then points DVC_ROOT at the repository
+    the experiment was started from, elsewhere at the working directory (or sets no DVC_ROOT: not under DVC)."""
+    root = os.environ.get("DVC_ROOT")
+    return root is not None and Path(root).resolve() != Path.cwd().resolve()
+
+
 def open_log(directory):
-    """A DVCLive logger that writes into `directory` only, which it empties first."""
-    return StageLive(str(directory), dvcyaml=None, save_dvc_exp=False)
+    """A DVCLive logger for the log in `directory`, writing into an empty staging folder (see the module's doc)."""
+    directory = Path(directory)
+    staging = directory if in_temporary_copy() else directory.parent / f".{directory.name}.live"
+    if staging != directory:
+        shutil.rmtree(staging, ignore_errors=True)  # left by a killed run
+    return StageLive(str(staging), dvcyaml=None, save_dvc_exp=False)
+
+
+def finish(live, directory):
+    """Ends DVCLive's log `live` (writing its summary) and moves what it wrote into `directory`, each folder and
+    file in one step (the per-epoch plots first, then the summary), replacing what was there."""
+    live.end()
+    staging, directory = Path(live.dir), Path(directory)
+    if staging == directory:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(staging.iterdir(), key=lambda entry: (not entry.is_dir(), entry.name)):
+        if entry.is_dir():
+            replace_directory(entry, directory / entry.name)
+        else:
+            os.replace(entry, directory / entry.name)
+    staging.rmdir()
 
 
 def write_summary(directory, values):
     """Writes `values` as the summary (metrics.json) of the DVCLive log in `directory`."""
     live = open_log(directory)
     live.summary.update(values)
-    live.end()
+    finish(live, directory)
 
 
 def rounded(value):
@@ -76,10 +111,10 @@ class TrainingLog:
         return EpochTracker(self, member, validation_held_out)
 
     def end(self, summary, speed_summary):
-        """Adds the run's summary values to the two metrics.json files."""
-        for live, values in ((self.live, summary), (self.speed, speed_summary)):
+        """Adds the run's summary values to the two metrics.json files and moves both logs into place."""
+        for live, values, directory in ((self.live, summary, TRAIN_LOG), (self.speed, speed_summary, TRAIN_SPEED_LOG)):
             live.summary.update(values)
-            live.end()
+            finish(live, directory)
 
 
 class EpochTracker(keras.callbacks.Callback):

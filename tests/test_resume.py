@@ -54,12 +54,13 @@ def test_resumed_run_logs_each_epoch_once(tmp_path, data, monkeypatch):
     from mnist_pipeline.tracking import TrainingLog
 
     monkeypatch.chdir(tmp_path)  # the DVCLive logs go to metrics/ here
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path.parent))  # as in an experiment's copy: logged in place, live
     train, val = data
     with pytest.raises(KeyboardInterrupt):
         train_model(MODEL, TRAIN, 10, train, val, verbose=0, checkpoint_dir=tmp_path / "run",
                     callbacks=[StopAfterEpoch(3)], tracker=TrainingLog().tracker(1, True))
     assert list(read_history()["epoch"]) == [1, 2]  # the epoch it was stopped in is neither logged nor saved
-    # The rerun opens a new, empty log (as after DVC removed the stage's outputs) and resumes after epoch 2.
+    # The rerun opens a new, empty log and resumes after epoch 2.
     _, log = train_model(MODEL, TRAIN, 10, train, val, verbose=0, checkpoint_dir=tmp_path / "run",
                          tracker=TrainingLog().tracker(1, True))
     history = read_history()

@@ -21,6 +21,7 @@ def row(epoch, member):
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVC_ROOT", raising=False)  # as under `dvc repro` in the workspace: logs staged
     return tmp_path
 
 
@@ -47,10 +48,40 @@ def test_members_log_apart_with_step_equal_to_epoch(workdir):
     assert not list(workdir.rglob("dvc.yaml"))  # dvc.yaml in the repository declares the logs
 
 
-def test_a_new_log_starts_empty(workdir):
-    TrainingLog().tracker(1, True).log_epochs([row(1, 1), row(2, 1)])
-    TrainingLog().tracker(1, True).log_epochs([row(1, 1)])
+def finished_log(rows, member=1):
+    log = TrainingLog()
+    log.tracker(member, True).log_epochs(rows)
+    log.end({}, {})
+
+
+def test_a_new_log_replaces_the_old_one_whole(workdir):
+    log = TrainingLog()
+    for member in (1, 2):
+        log.tracker(member, True).log_epochs([row(1, member), row(2, member)])
+    log.end({}, {})
+    finished_log([row(1, 1)])
     assert list(read_history()["epoch"]) == [1]
+    assert not metric_file("loss", 2).exists()  # no file of the old log survives
+
+
+def test_an_unfinished_log_leaves_the_old_one_whole(workdir):
+    finished_log([row(1, 1), row(2, 1)])
+    before = {path: path.read_bytes() for path in sorted(workdir.rglob("*")) if path.is_file()}
+    TrainingLog().tracker(1, True).log_epochs([row(1, 1)])  # a run killed after its first epoch
+    write_summary(workdir / "metrics/evaluate", {"test_accuracy": 0.5})
+    assert {path: path.read_bytes() for path in before} == before
+    assert list(read_history()["epoch"]) == [1, 2]
+    TrainingLog()  # the next run starts from an empty staging folder
+    assert not list((workdir / "metrics/.train.live").rglob("*.tsv"))
+
+
+def test_in_an_experiments_temporary_copy_it_logs_in_place(workdir, monkeypatch):
+    monkeypatch.setenv("DVC_ROOT", str(workdir.parent))  # dvc exp run --queue: the repository it was queued in
+    TrainingLog().tracker(1, True).log_epochs([row(1, 1)])
+    assert json.loads(TRAIN_METRICS.read_text())["step"] == 1  # what `dvc exp show` reads while it runs
+    monkeypatch.setenv("DVC_ROOT", str(workdir))  # dvc repro or dvc exp run in the workspace
+    TrainingLog().tracker(1, True).log_epochs([row(1, 1), row(2, 1)])
+    assert json.loads(TRAIN_METRICS.read_text())["step"] == 1
 
 
 def test_summary_of_a_stage(workdir):
@@ -62,7 +93,7 @@ def test_summary_of_a_stage(workdir):
 def test_missing_or_broken_history_is_one_line(workdir):
     with pytest.raises(HistoryError, match=r"^metrics/train/plots/metrics/loss.tsv: not found; run `dvc repro`"):
         read_history()
-    TrainingLog().tracker(1, True).log_epochs([row(1, 1), row(2, 1)])
+    finished_log([row(1, 1), row(2, 1)])
     path = TRAIN_LOG / "plots/metrics/accuracy.tsv"
     path.write_text("step\taccuracy\n1\t0.5\n")
     with pytest.raises(HistoryError, match="the per-epoch logs cover different epochs"):
