@@ -79,6 +79,24 @@ def per_class_bars(per_class_accuracy):
     return fig
 
 
+def reliability_diagram(table, ece):
+    """Accuracy against mean confidence per confidence bin (the evaluate stage's plots/reliability.csv, its
+    `calibration` column "before" or "after" the temperature) with the diagonal of perfect calibration, and
+    the images per bin below; `ece` = {"before": ..., "after": ...} for the legend."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6), sharex=True, height_ratios=(3, 1))
+    top.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
+    for name, colour, marker in (("before", VAL_COLOUR, "s"), ("after", TRAIN_COLOUR, "o")):
+        rows = table[table["calibration"] == name]
+        top.plot(rows["confidence"], rows["accuracy"], marker + "-", color=colour,
+                 label=f"{name} the temperature (ECE {ece[name]:.4f})")
+        bottom.bar(rows["confidence"], rows["count"], width=0.02, color=colour, alpha=0.6, label=name)
+    top.set(title="Reliability on the test split: accuracy per confidence bin", ylabel="accuracy",
+            xlim=(0, 1.02), ylim=(0, 1.02))
+    top.legend(loc="upper left", fontsize=8)
+    bottom.set(xlabel="confidence (mean of the bin)", ylabel="images", yscale="log")
+    return fig
+
+
 def first_layer_filters(kernels):
     """The first convolution's 3x3 kernels, (3, 3, 1, filters), blue negative and red positive."""
     count = kernels.shape[-1]

@@ -1,10 +1,10 @@
 """Stage 5, visualize: draws the PNG figures from the training and evaluation outputs.
 
 Reads the training history (metrics/train/, metrics/train_speed/: mnist_pipeline.history),
-plots/predictions.csv, metrics/evaluate/metrics.json, data/prepared/x_test.npy,
+plots/predictions.csv, plots/reliability.csv, metrics/evaluate/metrics.json, data/prepared/x_test.npy,
 models/model.keras (first-layer filters) and params `dataset.class_names` and `visualize`.
 Writes plots/figures/: accuracy.png, loss.png, confusion_matrix.png, sample_predictions.png,
-mistakes.png, per_class_accuracy.png, filters.png.
+mistakes.png, per_class_accuracy.png, filters.png, reliability.png.
 """
 import json
 import sys
@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from mnist_pipeline import figures
+from mnist_pipeline.calibration import RELIABILITY_PLOT
 from mnist_pipeline.data import load_split
-from mnist_pipeline.files import atomic_path
+from mnist_pipeline.files import atomic_directory
 from mnist_pipeline.history import read_history
 from mnist_pipeline.params import load_params
 from mnist_pipeline.paths import EVALUATE_METRICS, FIGURES_DIR, MODEL_FILE, PREDICTIONS_PLOT, PREPARED_DIR
@@ -34,7 +35,9 @@ def main():
     class_names, vis = params.dataset.class_names, params.visualize
     history = read_history()
     predictions = pd.read_csv(PREDICTIONS_PLOT)
-    per_class = json.loads(EVALUATE_METRICS.read_text())["per_class_accuracy"]
+    evaluation = json.loads(EVALUATE_METRICS.read_text())
+    per_class = evaluation["per_class_accuracy"]
+    reliability = pd.read_csv(RELIABILITY_PLOT)
     x_test, _ = load_split(PREPARED_DIR, "test", num_classes=len(class_names))
 
     samples = predictions.head(vis.sample_count)
@@ -57,11 +60,13 @@ def main():
                                                "(confidence)"),
         "per_class_accuracy.png": lambda: figures.per_class_bars(per_class),
         "filters.png": lambda: figures.first_layer_filters(first_conv_kernels(MODEL_FILE, len(class_names))),
+        "reliability.png": lambda: figures.reliability_diagram(reliability, {
+            "before": evaluation["test_ece"], "after": evaluation["test_ece_calibrated"]}),
     }
-    for name, draw in drawings.items():
-        with atomic_path(FIGURES_DIR / name) as tmp:
-            figures.save(draw(), tmp, vis.dpi)
-        print(f"wrote {FIGURES_DIR / name}")
+    with atomic_directory(FIGURES_DIR) as folder:  # replaces plots/figures once every figure is drawn
+        for name, draw in drawings.items():
+            figures.save(draw(), folder / name, vis.dpi)
+            print(f"wrote {FIGURES_DIR / name}")
 
 
 if __name__ == "__main__":
