@@ -180,6 +180,8 @@ def atomic_directory(path):
     succeeds, so `path` holds exactly what the block wrote, or stays as it was."""
     path = Path(path)
     new = path.parent / f".{path.name}.new"
+    if path.exists() and not path.is_dir():  # found before any work is done
+        raise OutputError(f"{path}: is not a directory; cannot write outputs into it")
     try:
         shutil.rmtree(new, ignore_errors=True)  # left by a killed process
         new.mkdir(parents=True)

@@ -2,14 +2,15 @@
 
 Reads data/raw/ and params `dataset.files`, `dataset.class_names` and `preprocess` (val_fraction,
 seed). Writes data/prepared/{x,y}_{train,val,test}.npy (images (N, 28, 28, 1) float32 in [0, 1],
-uint8 labels) and metrics/dataset.json (image counts per class per split).
+uint8 labels) and metrics/dataset.json (image counts per class per split). The arrays are written into a new
+folder that replaces data/prepared only once all of them and dataset.json are written (files.atomic_directory).
 """
 import sys
 
 import numpy as np
 
 from mnist_pipeline.data import normalise, save_split, stratified_split
-from mnist_pipeline.files import write_json
+from mnist_pipeline.files import atomic_directory, write_json
 from mnist_pipeline.idx import IdxError, read_images, read_labels
 from mnist_pipeline.params import ParamsError, load_params
 from mnist_pipeline.paths import DATASET_METRICS, PREPARED_DIR, RAW_DIR
@@ -39,12 +40,13 @@ def main():
               "val": (train_images[val_idx], train_labels[val_idx]),
               "test": (test_images, test_labels)}
     stats = {}
-    for split, (images, labels) in splits.items():
-        save_split(PREPARED_DIR, split, normalise(images), labels)
-        per_class = np.bincount(labels, minlength=len(class_names))
-        stats[split] = {"total": int(len(labels)), **{name: int(n) for name, n in zip(class_names, per_class)}}
-        print(f"{split}: {len(labels)} images")
-    write_json(DATASET_METRICS, stats)
+    with atomic_directory(PREPARED_DIR) as prepared:
+        for split, (images, labels) in splits.items():
+            save_split(prepared, split, normalise(images), labels)
+            per_class = np.bincount(labels, minlength=len(class_names))
+            stats[split] = {"total": int(len(labels)), **{name: int(n) for name, n in zip(class_names, per_class)}}
+            print(f"{split}: {len(labels)} images")
+        write_json(DATASET_METRICS, stats)
 
 
 if __name__ == "__main__":
