@@ -4,8 +4,10 @@
                       [--shift-px N] [--save-preprocessed DIR]
 
 Reads image files (PNG, JPEG, BMP, GIF, WebP, TIFF) and folders (searched recursively for those
-extensions) and the model file; prints per image the predicted digit, its confidence and the top 3
-on stdout. Like the evaluate stage, it averages the model's outputs for each image and for copies
+extensions) and the model file; prints per image the predicted digit, its confidence, whether it is
+unsure and the top 3 on stdout. The confidence is calibrated with the temperature in calibration.json
+beside the model file (the calibrate stage); without one fitted for that file it is the model's own,
+and the output says "uncalibrated" (mnist_pipeline.calibration.model_calibration). Like the evaluate stage, it averages the model's outputs for each image and for copies
 shifted by `evaluate.test_time_shift_px` of params.yaml (--shift-px overrides; 0 turns it off).
 Each unusable file gets one line `error: <file>: <problem>` on stderr while the others are still
 classified. --save-preprocessed DIR writes `<stem>_28x28.png` (what the model saw) and
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_pipeline.calibration import CalibrationError, apply_temperature, model_calibration
 from mnist_pipeline.files import InputError, OutputError, open_input
 from mnist_pipeline.params import PARAMS_FILE, ParamsError, load_params
 from mnist_pipeline.paths import MODEL_FILE
@@ -103,6 +106,22 @@ def default_shift_px():
         fail(f"{err} (or pass --shift-px)")
 
 
+def default_unsure_below():
+    """confidence.unsure_below from the repository's params.yaml, for a model without its calibration.json."""
+    try:
+        return load_params("confidence.unsure_below", path=ROOT / PARAMS_FILE).confidence.unsure_below
+    except ParamsError as err:
+        fail(err)
+
+
+def load_calibration(model_file):
+    """The model file's Calibration; a damaged calibration.json beside it ends the program with one line, status 2."""
+    try:
+        return model_calibration(model_file, default_unsure_below)
+    except (CalibrationError, InputError) as err:
+        fail(err)
+
+
 def check_model_file(path):
     """Ends the program with one line and status 2 unless `path` is a non-empty regular file in zip format
     (as .keras files are); checked before any work and before TensorFlow is imported (which takes seconds)."""
@@ -158,6 +177,7 @@ def main(argv=None):
         print(f"error: {path}: {problem}", file=sys.stderr)
 
     check_model_file(args.model)
+    calibration = load_calibration(args.model)
     try:
         save_dir = None if args.save_preprocessed is None else preview_folder(args.save_preprocessed, args.paths)
         shift_px = default_shift_px() if args.shift_px is None else args.shift_px
@@ -167,6 +187,7 @@ def main(argv=None):
     if paths:
         model = load_model(args.model)
         from mnist_pipeline.model import predict_probabilities  # TensorFlow is loaded by now
-        probabilities = predict_probabilities(model, inputs[..., np.newaxis], BATCH_SIZE, shift_px)
-        sys.stdout.write(FORMATTERS[args.format](results(paths, probabilities)))
+        probabilities = apply_temperature(predict_probabilities(model, inputs[..., np.newaxis], BATCH_SIZE, shift_px),
+                                          calibration.temperature)
+        sys.stdout.write(FORMATTERS[args.format](results(paths, probabilities, calibration)))
     return 1 if failures else 0

@@ -1,8 +1,9 @@
 """What the predict command line shows and saves: result rows, their table / JSON / CSV text, and
 the preprocessed 28x28 inputs with a side-by-side preview.
 
-`results(paths, probabilities)` reads the image paths and the model's (N, 10) outputs and returns
-one dict per image; FORMATTERS turn those rows into text. `preview_folder(directory, inputs)`
+`results(paths, probabilities, calibration)` reads the image paths, the model's (N, 10) outputs after the
+temperature of `calibration` (mnist_pipeline.calibration.Calibration) and returns one dict per image;
+FORMATTERS turn those rows into text. `preview_folder(directory, inputs)`
 checks and makes the --save-preprocessed folder before any work and marks it with PREVIEWS_MARKER
 (folder searches skip marked folders, so previews are never read back as inputs);
 `save_preprocessed` writes PNG files there under names no existing file has.
@@ -24,23 +25,29 @@ TOP = 3
 PREVIEW_SIZE = 224  # height of the preview; the 28x28 input is shown at 8x
 
 
-def results(paths, probabilities):
-    """One dict per image: file, digit, confidence and the top 3 (digit, probability) pairs."""
+def results(paths, probabilities, calibration):
+    """One dict per image: file, digit, confidence (calibrated), unsure (confidence under the calibration's
+    unsure_below), calibrated (whether a fitted temperature was applied) and the top 3 (digit, probability)."""
     rows = []
     for path, probs in zip(paths, probabilities):
         order = np.argsort(probs)[::-1][:TOP]
-        rows.append({"file": str(path), "digit": int(order[0]), "confidence": round(float(probs[order[0]]), 4),
+        confidence = float(probs[order[0]])
+        rows.append({"file": str(path), "digit": int(order[0]), "confidence": round(confidence, 4),
+                     "unsure": confidence < calibration.unsure_below, "calibrated": calibration.calibrated,
                      "top3": [{"digit": int(d), "probability": round(float(probs[d]), 4)} for d in order]})
     return rows
 
 
 def format_table(rows):
-    """An aligned text table, one line per image."""
+    """An aligned text table, one line per image; a last line when the confidence is not calibrated."""
     width = max([len("file")] + [len(row["file"]) for row in rows])
-    lines = [f"{'file':<{width}}  digit  confidence  top {TOP}"]
+    lines = [f"{'file':<{width}}  digit  confidence  unsure  top {TOP}"]
     for row in rows:
         top = " ".join(f"{t['digit']}:{t['probability']:.3f}" for t in row["top3"])
-        lines.append(f"{row['file']:<{width}}  {row['digit']:>5}  {row['confidence']:>10.1%}  {top}")
+        lines.append(f"{row['file']:<{width}}  {row['digit']:>5}  {row['confidence']:>10.1%}  "
+                     f"{'yes' if row['unsure'] else 'no':>6}  {top}")
+    if not all(row["calibrated"] for row in rows):
+        lines.append("(confidence uncalibrated: no calibration.json fitted for this model file beside it)")
     return "\n".join(lines) + "\n"
 
 
@@ -50,13 +57,15 @@ def format_json(rows):
 
 
 def format_csv(rows):
-    """CSV with a header: file, digit, confidence, then digit_k and probability_k for k = 2..TOP."""
+    """CSV with a header: file, digit, confidence, unsure and calibrated (true/false), then digit_k and
+    probability_k for k = 2..TOP."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     runners_up = [f"{kind}_{k}" for k in range(2, TOP + 1) for kind in ("digit", "probability")]
-    writer.writerow(["file", "digit", "confidence"] + runners_up)
+    writer.writerow(["file", "digit", "confidence", "unsure", "calibrated"] + runners_up)
     for row in rows:
-        writer.writerow([row["file"], row["digit"], row["confidence"]]
+        writer.writerow([row["file"], row["digit"], row["confidence"], str(row["unsure"]).lower(),
+                         str(row["calibrated"]).lower()]
                         + [v for t in row["top3"][1:] for v in (t["digit"], t["probability"])])
     return out.getvalue()
 

@@ -1,7 +1,7 @@
 """The web app: the drawing page and the HTTP API on one loaded model (Starlette, an ASGI framework).
 
     GET  /                    the page (static/index.html, with its script and style beside it)
-    GET  /api/health          {"status": "ok", "model": {...}, "shift_px": N, "limits": {...}}
+    GET  /api/health          {"status": "ok", "model": {...}, "calibration": {...}, "shift_px": N, "limits": {...}}
     POST /api/predict         multipart image files -> predict.py's JSON records, one per file, in order
     POST /api/predict?details=1   the same, each with its ten probabilities and 28x28 input added
 
@@ -29,12 +29,14 @@ from mnist_pipeline.serve.uploads import RequestError, read_uploads
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(model, shift_px, limits, card):
-    """The Starlette app serving `model` (loaded) with `limits` (uploads.Limits); `card` says which model it is."""
-    batcher = Batcher(model_runner(model, shift_px))
+def create_app(model, shift_px, limits, card, calibration):
+    """The Starlette app serving `model` (loaded) with `limits` (uploads.Limits); `card` says which model it is,
+    `calibration` (mnist_pipeline.calibration.Calibration) its temperature and unsure level."""
+    batcher = Batcher(model_runner(model, shift_px, calibration.temperature))
     preparers = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="prepare")
     scratch = tempfile.TemporaryDirectory(prefix="mnist-serve-")
-    health = {"status": "ok", "model": card, "shift_px": shift_px, "limits": asdict(limits)}
+    health = {"status": "ok", "model": card, "calibration": calibration._asdict(), "shift_px": shift_px,
+              "limits": asdict(limits)}
 
     async def page(request):
         return FileResponse(STATIC / "index.html")
@@ -51,7 +53,7 @@ def create_app(model, shift_px, limits, card):
         inputs = np.array(inputs, dtype=np.float32)
         probabilities = await batcher.predict(inputs)
         details = request.query_params.get("details", "") not in ("", "0", "false")
-        return JSONResponse(records([name for name, _ in uploads], probabilities, inputs, details))
+        return JSONResponse(records([name for name, _ in uploads], probabilities, inputs, details, calibration))
 
     @asynccontextmanager
     async def lifespan(app):

@@ -4,7 +4,7 @@
 (decode.load_image and prepare.prepare_image on the bytes written to a file in `folder`, so the
 server reads a picture exactly as predict.py reads the same file). `Batcher` gathers the inputs of
 requests that arrive together and makes one model call for them (`model_runner`: predict.py's
-predict_probabilities) on a thread of its own, off the event loop. `records(...)` gives
+predict_probabilities and temperature) on a thread of its own, off the event loop. `records(...)` gives
 predict.py's JSON rows, with the ten probabilities and the 28x28 input added when asked for.
 """
 import asyncio
@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
+from mnist_pipeline.calibration import apply_temperature
 from mnist_pipeline.predict.cli import BATCH_SIZE
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import results
@@ -46,10 +47,10 @@ def header_pixels(data):
         return 0
 
 
-def records(names, probabilities, inputs, details):
-    """predict.py's JSON rows (file = the upload's name); with `details`, each also holds the ten
-    `probabilities` and `input_28x28`, the model's input as 784 grey levels 0-255, row by row."""
-    rows = results(names, probabilities)
+def records(names, probabilities, inputs, details, calibration):
+    """predict.py's JSON rows (file = the upload's name) of calibrated `probabilities`; with `details`, each also
+    holds the ten `probabilities` and `input_28x28`, the model's input as 784 grey levels 0-255, row by row."""
+    rows = results(names, probabilities, calibration)
     if details:
         for row, probs, digit in zip(rows, probabilities, inputs):
             row["probabilities"] = [float(p) for p in probs]
@@ -57,11 +58,12 @@ def records(names, probabilities, inputs, details):
     return rows
 
 
-def model_runner(model, shift_px):
-    """run(batch): the (N, 10) probabilities of (N, 28, 28) inputs, computed as predict.py computes them."""
+def model_runner(model, shift_px, temperature):
+    """run(batch): the (N, 10) calibrated probabilities of (N, 28, 28) inputs, computed as predict.py computes them."""
     from mnist_pipeline.model import predict_probabilities
 
-    return lambda batch: predict_probabilities(model, batch[..., np.newaxis], BATCH_SIZE, shift_px)
+    return lambda batch: apply_temperature(predict_probabilities(model, batch[..., np.newaxis], BATCH_SIZE, shift_px),
+                                           temperature)
 
 
 class Batcher:

@@ -154,10 +154,11 @@ function showProblem(problem) {
 
 function showAnswer(record) {
   settle("answered");
-  card.className = "card";
+  card.className = record.unsure ? "card unsure" : "card";
   digitOut.textContent = record.digit;
   statusLine.textContent = `${(record.confidence * 100).toFixed(1)}% sure` +
-    (record.top3[1].probability >= 0.05 ? `; else ${record.top3[1].digit}` : "");
+    (record.top3[1].probability >= 0.05 ? `; else ${record.top3[1].digit}` : "") +
+    (record.unsure ? " · unsure: write it again more clearly" : "");
   fillBars(record.probabilities, record.digit);
   drawInput(record.input_28x28);
 }
@@ -227,10 +228,11 @@ async function usePicture(file) {
 async function describeModel() {
   const line = document.getElementById("model");
   try {
-    const { model } = await (await fetch("/api/health")).json();
+    const { model, calibration } = await (await fetch("/api/health")).json();
     const accuracy = model.test_accuracy === null ? "test accuracy " + model.accuracy_note
       : `${(model.test_accuracy * 100).toFixed(2)}% test accuracy`;
-    line.textContent = `Model ${model.file} · sha256 ${model.sha256} · ${model.modified} · ${accuracy}`;
+    line.textContent = `Model ${model.file} · sha256 ${model.sha256} · ${model.modified} · ${accuracy}` +
+      ` · confidence ${calibration.calibrated ? "calibrated" : "uncalibrated"}`;
   } catch (err) {
     line.textContent = "The server did not say which model answers.";
   }
