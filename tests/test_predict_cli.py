@@ -155,15 +155,17 @@ def test_cli_table_and_csv(drawings, model_file):
     folder, paths, labels = drawings
     table = run_cli(*paths[:3], "--model", model_file)
     assert table.returncode == 0 and "error" not in table.stderr
-    header, *lines = table.stdout.splitlines()
-    assert header.split() == ["file", "digit", "confidence", "top", "3"] and len(lines) == 3
+    header, *lines, note = table.stdout.splitlines()  # the model_file fixture has no calibration.json beside it
+    assert header.split() == ["file", "digit", "confidence", "unsure", "top", "3"] and len(lines) == 3
+    assert note.startswith("(confidence uncalibrated")
     digit_column = header.index("digit") + len("digit")
     for line, path in zip(lines, paths):
         assert line.startswith(str(path)) and line[:digit_column].rstrip()[-1].isdigit()
-        assert len(line.split()) == 6 and line.split()[2].endswith("%")
+        assert len(line.split()) == 7 and line.split()[2].endswith("%") and line.split()[3] in ("yes", "no")
     rows = list(csv.DictReader(io.StringIO(run_cli(folder, "--model", model_file, "--format", "csv").stdout)))
     assert [r["file"] for r in rows] == [str(p) for p in paths]
-    assert list(rows[0]) == ["file", "digit", "confidence", "digit_2", "probability_2", "digit_3", "probability_3"]
+    assert list(rows[0]) == ["file", "digit", "confidence", "unsure", "calibrated", "digit_2", "probability_2",
+                             "digit_3", "probability_3"]
     assert np.mean([int(r["digit"]) for r in rows] == labels) >= 11 / 12
     assert all(float(r["confidence"]) >= float(r["probability_2"]) >= float(r["probability_3"]) for r in rows)
 
