@@ -3,10 +3,12 @@
 Shared by tests/test_predict.py and bench/bench_predict.py. `load_mnist(folder, split)` and
 `sample_digits(folder, count, seed)` read the MNIST IDX .gz files in a folder (the pipeline's
 data/raw, or a local copy); `write_rendering` writes one image file per digit in the file format of
-its style. Besides the original 28x28 digit, each style in STYLES draws the digit large (150-400 px)
+its style. Besides the original 28x28 digit, most styles in STYLES draw the digit large (150-400 px)
 the way one kind of real picture looks: pen on shaded, textured paper, chalk on a board, coloured
 ink, thin and thick strokes, off-centre, rotated, JPEG-compressed, transparent, palette, 16-bit
-and greyscale.
+and greyscale. The `tight_*` styles crop the digit close to its ink (16-32 px, touching two or more
+edges, as scanned forms and digit datasets store them) in thin, normal and bold strokes, grey and
+binarised.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +154,71 @@ def render_screen(digit, rng):
     return ink(background, place(strokes, shape, rng), (240, 240, 240)).convert("L")
 
 
+def _tight_crop(strokes, rng, sides, square):
+    """Float strokes (H, W) cut to their ink and area-averaged to a longer side drawn from `sides`
+    (px); `square` puts them in a square of that side, touching it at a random place across."""
+    rows, cols = np.flatnonzero(strokes.max(axis=1) > 0.05), np.flatnonzero(strokes.max(axis=0) > 0.05)
+    strokes = strokes[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    side = int(rng.integers(sides[0], sides[1] + 1))
+    scale = side / max(strokes.shape)
+    size = (max(1, round(strokes.shape[1] * scale)), max(1, round(strokes.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(strokes.astype(np.float32)).resize(size, Image.Resampling.BOX))
+    if not square:
+        return small
+    field = np.zeros((side, side), dtype=np.float32)
+    top, left = (rng.integers(0, side - small.shape[0] + 1), rng.integers(0, side - small.shape[1] + 1))
+    field[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return field
+
+
+def _tight(digit, rng, weight, sides, binary=False, light=False):
+    """A digit cropped to its ink (see _tight_crop, square half the time) with strokes of `weight`
+    (thin, normal, bold), grey or binarised, dark on light paper or light on dark (`light`)."""
+    if weight == "thin":  # a fine pen: 4-6% of the digit's height
+        strokes = pen_strokes(digit, 80, 80 * rng.uniform(0.04, 0.06))
+    elif weight == "bold":  # a broad pen: 18-26% of the digit's height
+        strokes = pen_strokes(digit, 80, 80 * rng.uniform(0.18, 0.26))
+    else:
+        strokes = natural_strokes(digit, 80)
+    alpha = _tight_crop(strokes, rng, sides, square=rng.random() < 0.5)
+    if binary:  # a 1-bit image: white paper, black ink (or the reverse)
+        return Image.fromarray((alpha >= 0.5) == light)
+    paper_level, ink_level = (rng.uniform(0, 0.15), rng.uniform(0.85, 1)) if light else \
+        (rng.uniform(0.85, 1), rng.uniform(0, 0.25))
+    grey = paper_level + (ink_level - paper_level) * alpha
+    return Image.fromarray(np.round(grey * 255).astype(np.uint8))
+
+
+def render_tight_grey(digit, rng):
+    """Cropped to its ink, 20-32 px, normal strokes, dark grey on light grey."""
+    return _tight(digit, rng, "normal", (20, 32))
+
+
+def render_tight_binary(digit, rng):
+    """Cropped to its ink, 16-32 px, normal strokes, black and white (1-bit)."""
+    return _tight(digit, rng, "normal", (16, 32), binary=True)
+
+
+def render_tight_thin(digit, rng):
+    """Cropped to its ink, 24-32 px, a fine pen (4-6% of the height), grey."""
+    return _tight(digit, rng, "thin", (24, 32))
+
+
+def render_tight_bold(digit, rng):
+    """Cropped to its ink, 16-32 px, bold strokes (a broad pen), grey."""
+    return _tight(digit, rng, "bold", (16, 32))
+
+
+def render_tight_bold_binary(digit, rng):
+    """Cropped to its ink, 16-32 px, bold strokes (a broad pen), black and white (1-bit)."""
+    return _tight(digit, rng, "bold", (16, 32), binary=True)
+
+
+def render_tight_light_ink(digit, rng):
+    """Cropped to its ink, 16-28 px, normal or bold strokes, light on dark (a digit data set)."""
+    return _tight(digit, rng, rng.choice(["normal", "bold"]), (16, 28), light=True)
+
+
 def render_original(digit, rng):
     """The MNIST digit itself, 28x28 white on black: the reference every style is compared with."""
     return Image.fromarray(digit)
@@ -184,6 +251,12 @@ STYLES = [
     Style("mouse_bmp", render_mouse, ".bmp"),
     Style("pencil_tiff", render_pencil, ".tiff"),
     Style("screen_webp", render_screen, ".webp", {"quality": 80}),
+    Style("tight_grey", render_tight_grey, ".png"),
+    Style("tight_binary", render_tight_binary, ".png"),
+    Style("tight_thin", render_tight_thin, ".png"),
+    Style("tight_bold", render_tight_bold, ".png"),
+    Style("tight_bold_binary", render_tight_bold_binary, ".png"),
+    Style("tight_light_ink", render_tight_light_ink, ".png"),
 ]
 
 
