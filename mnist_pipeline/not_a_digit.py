@@ -1,0 +1,116 @@
+"""Says when a 28x28 input is probably not a digit: scores from the model's own outputs and features.
+
+Each score grows the less an input looks like the training digits: `msp` is 1 - the top softmax
+probability, `energy` is -logsumexp of the logits (Liu et al., 2020), `mahalanobis` is the smallest
+squared Mahalanobis distance of the penultimate-layer features to a class mean, under one covariance
+shared by the classes (Lee et al., 2018), both fitted on the train split. `outputs(model, images)`
+gives the features, logits and probabilities (of every member, concatenated, for an ensemble);
+`fit_classes` the class means and the shared precision matrix; `threshold` the score level that
+rejects a given share of validation digits. `save_detector` / `load_detector` write and read the
+detector beside the model: DETECTOR_JSON (method, threshold, reject rate) and DETECTOR_ARRAYS (.npz:
+class means, precision); a missing or malformed file gives DetectorFileError, one line.
+"""
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mnist_pipeline.files import InputError, atomic_path, open_input, write_json
+from mnist_pipeline.stage import PipelineError
+
+DETECTOR_JSON = Path("models/not_a_digit.json")
+DETECTOR_ARRAYS = Path("models/not_a_digit.npz")
+METHODS = ("msp", "energy", "mahalanobis")
+RIDGE = 1e-3  # added to the covariance's diagonal (relative to its mean variance): dead ReLU units
+BATCH_SIZE = 500
+
+
+class DetectorFileError(PipelineError, ValueError):
+    """The not-a-digit detector files are missing, malformed or do not fit the model."""
+
+
+def _heads(model):
+    """[(features model, final Dense layer)] of each network in `model` (one, or each ensemble member)."""
+    from mnist_pipeline.model import ensemble_members
+    from mnist_pipeline.tf_runtime import keras
+    heads = []
+    for member in ensemble_members(model):
+        last = member.layers[-1]
+        heads.append((keras.Model(member.inputs, last.input), last))
+    return heads
+
+
+def outputs(model, images, batch_size=BATCH_SIZE):
+    """(features (N, F), logits (members, N, 10), probabilities (N, 10)) for (N, 28, 28[, 1]) images."""
+    images = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
+    features, logits = [], []
+    for extract, last in _heads(model):
+        kernel, bias = (np.asarray(w, dtype=np.float64) for w in last.get_weights())
+        f = np.concatenate([np.asarray(extract.predict_on_batch(images[i:i + batch_size]), dtype=np.float64)
+                            for i in range(0, len(images), batch_size)]) if len(images) else np.zeros((0, len(kernel)))
+        features.append(f)
+        logits.append(f @ kernel + bias)
+    logits = np.stack(logits)
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probabilities = (exp / exp.sum(axis=-1, keepdims=True)).mean(axis=0)
+    return np.concatenate(features, axis=1), logits, probabilities
+
+
+def fit_classes(features, labels, num_classes=10):
+    """(class means (C, F), precision (F, F)): the inverse of the covariance the classes share, plus RIDGE."""
+    means = np.stack([features[labels == c].mean(axis=0) for c in range(num_classes)])
+    centred = features - means[labels]
+    covariance = centred.T @ centred / len(features)
+    covariance += RIDGE * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
+    return means, np.linalg.inv(covariance)
+
+
+def scores(method, features, logits, probabilities, means=None, precision=None):
+    """The `method`'s score of each input (N,): higher means less like a digit."""
+    if method == "msp":
+        return 1 - probabilities.max(axis=1)
+    if method == "energy":
+        top = logits.max(axis=-1)
+        return -(top + np.log(np.exp(logits - top[..., None]).sum(axis=-1))).mean(axis=0)
+    if method == "mahalanobis":
+        distances = [np.einsum("nf,fg,ng->n", features - mean, precision, features - mean) for mean in means]
+        return np.min(distances, axis=0)
+    raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+
+
+def threshold(validation_scores, reject_rate):
+    """The score above which `reject_rate` of the validation digits lie."""
+    return float(np.quantile(validation_scores, 1 - reject_rate))
+
+
+def save_detector(directory, method, level, reject_rate, means, precision):
+    """Writes DETECTOR_JSON and DETECTOR_ARRAYS (their names) into `directory`, each atomically."""
+    directory = Path(directory)
+    with atomic_path(directory / DETECTOR_ARRAYS.name) as tmp, open(tmp, "wb") as out:
+        np.savez(out, means=means, precision=precision)
+    write_json(directory / DETECTOR_JSON.name, {"method": method, "threshold": level, "reject_rate": reject_rate,
+                                                "arrays": DETECTOR_ARRAYS.name})
+
+
+def load_detector(json_path):
+    """{method, threshold, reject_rate, means, precision} from the detector files; DetectorFileError, one line."""
+    json_path = Path(json_path)
+    try:
+        with open_input(json_path, "run `dvc repro` to fit it") as file:
+            spec = json.loads(file.read())
+        method, level = spec["method"], float(spec["threshold"])
+        if method not in METHODS or not np.isfinite(level):
+            raise ValueError(f"method {method!r} with threshold {level}")
+        arrays_path = json_path.parent / spec["arrays"]
+        with open_input(arrays_path, "run `dvc repro` to fit it") as file, np.load(file, allow_pickle=False) as npz:
+            means, precision = npz["means"], npz["precision"]
+    except InputError as err:
+        raise DetectorFileError(f"not-a-digit detector: {err}") from None
+    except (ValueError, KeyError, TypeError, OSError, AttributeError, EOFError, zipfile.BadZipFile) as err:
+        raise DetectorFileError(f"{json_path}: not a not-a-digit detector ({type(err).__name__}: {err})") from None
+    if means.ndim != 2 or precision.shape != (means.shape[1],) * 2:
+        raise DetectorFileError(f"{arrays_path}: class means {means.shape} and precision {precision.shape} "
+                                "do not fit; expected (C, F) and (F, F)")
+    return {"method": method, "threshold": level, "reject_rate": spec.get("reject_rate"),
+            "means": means, "precision": precision}

@@ -1,0 +1,48 @@
+"""Counts the digit-sized pieces of ink side by side in a picture: two or more mean several digits.
+
+`digit_pieces(img)` reads a PIL image and finds its ink the way prepare.prepare_image does (ink map,
+hysteresis mask, ruled lines removed); it returns how many connected pieces are digit-sized (at least
+MIN_HEIGHT of the tallest piece's height and MIN_MASS of the heaviest piece's ink) and stand side by
+side: each overlaps the columns of a bigger one by at most MAX_OVERLAP of its own width. A digit's
+separate parts (the 5's bar, a broken stroke) lie above or across one another and count once.
+`array_pieces(image)` does the same for a 28x28 model input (the MNIST arrays), its ink thresholded at 0.5.
+"""
+import numpy as np
+from skimage.measure import label, regionprops
+
+from mnist_pipeline.predict.decode import to_pixels
+from mnist_pipeline.predict.ink import ink_map, ink_mask
+from mnist_pipeline.predict.rulings import without_ruled_lines
+
+MIN_HEIGHT = 0.6
+MIN_MASS = 0.25
+MAX_OVERLAP = 0.25
+
+
+def digit_pieces(img):
+    """How many digit-sized pieces of ink stand side by side in the PIL image (0 when it has no ink)."""
+    ink, stroke = ink_map(to_pixels(img))
+    mask, _ = ink_mask(ink)
+    return side_by_side(without_ruled_lines(mask, stroke), ink)
+
+
+def array_pieces(image):
+    """digit_pieces of a 28x28 input in [0, 1] (white ink on black), its ink taken as the pixels of 0.5 or more."""
+    return side_by_side(image >= 0.5, image)
+
+
+def side_by_side(mask, ink):
+    """How many digit-sized pieces of the boolean ink `mask` (H, W) stand side by side; `ink` weighs them."""
+    regions = regionprops(label(mask, connectivity=2), intensity_image=ink)
+    if not regions:
+        return 0
+    mass = np.array([region.intensity_mean * region.area for region in regions])
+    heights = np.array([region.bbox[2] - region.bbox[0] for region in regions])
+    big = [regions[i] for i in np.argsort(-mass)
+           if mass[i] >= MIN_MASS * mass.max() and heights[i] >= MIN_HEIGHT * heights.max()]
+    counted = []
+    for region in big:  # heaviest first
+        left, right = region.bbox[1], region.bbox[3]
+        if all(min(right, r) - max(left, l) <= MAX_OVERLAP * (right - left) for l, r in counted):
+            counted.append((left, right))
+    return len(counted)
