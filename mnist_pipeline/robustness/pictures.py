@@ -15,9 +15,9 @@ import os
 import numpy as np
 from PIL import Image
 
-from mnist_pipeline.predict import styles
 from mnist_pipeline.predict.decode import ImageError
 from mnist_pipeline.predict.prepare import prepare_image
+from mnist_pipeline.predict.styles import STYLES
 from mnist_pipeline.robustness.suite import stream
 
 
@@ -37,7 +37,7 @@ def read_back(style, digit, rng):
 def style_inputs(job):
     """(model inputs, readable) of the digits in one style; job = (style index, digits, seed)."""
     index, digits, seed = job
-    style = styles.STYLES[index]
+    style = STYLES[index]
     rng = stream(seed, style.name)
     prepared = [read_back(style, digit, rng) for digit in digits]
     readable = np.array([image is not None for image in prepared])
@@ -47,8 +47,8 @@ def style_inputs(job):
 
 def picture_inputs(digits, seed):
     """{style name: (model inputs float32 (n, 28, 28), readable (n,) bool)} for every style (see the docstring)."""
-    jobs = [(index, digits, seed) for index in range(len(styles.STYLES))]
+    jobs = [(index, digits, seed) for index in range(len(STYLES))]
     # fresh (spawned) processes: the parent may hold TensorFlow, which must not be forked
     with multiprocessing.get_context("spawn").Pool(min(len(jobs), os.cpu_count() or 1)) as pool:
         results = pool.map(style_inputs, jobs, chunksize=1)
-    return {style.name: result for style, result in zip(styles.STYLES, results)}
+    return {style.name: result for style, result in zip(STYLES, results)}
