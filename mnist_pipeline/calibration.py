@@ -26,7 +26,8 @@ CALIBRATION_NAME = "calibration.json"  # beside the model file it was fitted for
 CALIBRATION_FILE = Path("models") / CALIBRATION_NAME
 RELIABILITY_PLOT = Path("plots/reliability.csv")  # the evaluate stage's reliability diagram data (test split)
 RELIABILITY_COLUMNS = ("calibration", "lower", "upper", "confidence", "accuracy", "count")
-REQUIRED_KEYS = ("temperature", "unsure_below", "model_sha256", "validation_ece_before", "validation_ece_after")
+REQUIRED_KEYS = ("temperature", "unsure_below", "model_sha256", "bins", "validation_ece_before",
+                 "validation_ece_after")
 LOG_T_BOUNDS = (-4.0, 4.0)  # the fitted temperature lies in [e^-4, e^4] = [0.018, 54.6]
 MISSING_HINT = "run the calibrate stage (dvc repro)"
 

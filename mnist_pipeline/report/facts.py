@@ -67,6 +67,22 @@ def class_rows(counts, class_names, per_class_accuracy):
     return rows
 
 
+def calibration_facts(calibration, evaluation, predictions):
+    """The temperature, ECE on validation and test before and after it, and how the test answers marked unsure
+    (calibrated confidence under unsure_below, as predict.py marks them) compare with the others."""
+    unsure = predictions["confidence"] < calibration["unsure_below"]
+    correct = predictions["actual"] == predictions["predicted"]
+    return {"temperature": calibration["temperature"], "unsure_below": calibration["unsure_below"],
+            "bins": calibration["bins"],
+            "validation_ece_before": calibration["validation_ece_before"],
+            "validation_ece_after": calibration["validation_ece_after"],
+            "test_ece_before": evaluation["test_ece"], "test_ece_after": evaluation["test_ece_calibrated"],
+            "unsure_count": int(unsure.sum()), "unsure_share": float(unsure.mean()),
+            "unsure_accuracy": float(correct[unsure].mean()) if unsure.any() else None,
+            "sure_accuracy": float(correct[~unsure].mean()) if not unsure.all() else None,
+            "mistakes_unsure": int((unsure & ~correct).sum())}
+
+
 def split_facts(dataset, class_names):
     """Images per class and split (the dataset metrics) and the share of training images held out."""
     train_total = dataset["train"]["total"] + dataset["val"]["total"]
@@ -140,4 +156,5 @@ def run_facts(outputs):
         "confusion_total": sum(count for *_, count in confusions), "mistakes": int(counts.sum() - counts.trace()),
         "median_confidence": {kind: median for kind, median in medians.items() if median is not None},
         "fit": fit_facts(outputs, loss_floor), "speed": speed_facts(outputs),
+        "calibration": calibration_facts(outputs.calibration, evaluation, outputs.predictions),
     }

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnist_pipeline.calibration import CALIBRATION_FILE, read_calibration
 from mnist_pipeline.history import metric_file, read_history
 from mnist_pipeline.paths import (DATASET_METRICS, EVALUATE_METRICS, EVALUATE_SPEED, FIGURES_DIR, MODEL_FILE,
                                   PREDICTION_COLUMNS, PREDICTIONS_PLOT, REPORT_FILE, TRAIN_METRICS, TRAIN_SPEED)
@@ -20,13 +21,13 @@ from mnist_pipeline.stage import PipelineError
 SPLITS = ("train", "val", "test")
 # plots/figures/<name> that the report links (the visualize stage draws them)
 FIGURES = ("accuracy.png", "loss.png", "confusion_matrix.png", "per_class_accuracy.png", "mistakes.png",
-           "sample_predictions.png", "filters.png")
+           "sample_predictions.png", "filters.png", "reliability.png")
 
 
 # The files the report names as its sources, by the RunOutputs field read from them.
 SOURCES = {"dataset": DATASET_METRICS, "train": TRAIN_METRICS, "train_speed": TRAIN_SPEED,
            "evaluation": EVALUATE_METRICS, "evaluate_speed": EVALUATE_SPEED, "history": metric_file("loss").parent,
-           "epoch_seconds": metric_file("seconds"), "predictions": PREDICTIONS_PLOT}
+           "epoch_seconds": metric_file("seconds"), "predictions": PREDICTIONS_PLOT, "calibration": CALIBRATION_FILE}
 
 
 class ReportInputError(PipelineError, ValueError):
@@ -131,6 +132,7 @@ class RunOutputs:
     evaluate_speed: dict      # metrics/evaluate_speed.json
     history: pd.DataFrame     # the first (or only) network's per-epoch history, columns paths.HISTORY_COLUMNS
     predictions: pd.DataFrame  # plots/predictions.csv
+    calibration: dict         # models/calibration.json (mnist_pipeline.calibration)
     model: ModelSummary
     figures: dict             # figure file name -> link relative to the report's folder
     sources: dict             # the files above as the report names them (SOURCES)
@@ -143,10 +145,12 @@ def read_run_outputs(dataset_name, class_names, train_params, test_time_shift_px
         train=read_json(TRAIN_METRICS, ("best_epoch", "best_val_accuracy")),
         train_speed=read_json(TRAIN_SPEED, ("training_seconds", "train_images_per_second", "peak_memory_mib")),
         evaluation=read_json(EVALUATE_METRICS, ("test_accuracy", "test_loss", "macro_precision", "macro_recall",
-                                                "macro_f1", "misclassified", "per_class_accuracy")),
+                                                "macro_f1", "misclassified", "per_class_accuracy", "temperature",
+                                                "test_ece", "test_ece_calibrated")),
         evaluate_speed=read_json(EVALUATE_SPEED, ("eval_images_per_second",)),
         history=read_history(),
         predictions=read_csv(PREDICTIONS_PLOT, PREDICTION_COLUMNS),
+        calibration=read_calibration(CALIBRATION_FILE, MODEL_FILE),
         figures=figure_links(FIGURES_DIR, REPORT_FILE.parent),
     )
     require_classes(EVALUATE_METRICS, inputs["evaluation"]["per_class_accuracy"], class_names)
