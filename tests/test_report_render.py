@@ -30,22 +30,26 @@ def made_up_run(**changes):
         dataset=per_split, train={"best_epoch": 2, "best_val_accuracy": 28 / 30},
         train_speed={"training_seconds": 9.0, "train_images_per_second": 40.0, "peak_memory_mib": 500.0},
         evaluation={"test_accuracy": 0.9, "test_loss": 0.3, "macro_precision": 0.9, "macro_recall": 0.9,
-                    "macro_f1": 0.9, "misclassified": 3, "per_class_accuracy": {"0": 1.0, "1": 0.8, "2": 0.9}},
+                    "macro_f1": 0.9, "misclassified": 3, "per_class_accuracy": {"0": 1.0, "1": 0.8, "2": 0.9},
+                    "temperature": 1.5, "test_ece": 0.08, "test_ece_calibrated": 0.03},
         evaluate_speed={"eval_images_per_second": 1000.0},
         history=pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.9, 0.6, 0.5], "accuracy": [0.8, 0.9, 0.93],
                               "val_loss": [0.7, 0.5, 0.55], "val_accuracy": [0.85, 28 / 30, 0.9],
                               "learning_rate": [0.003, 0.002, 0.0], "seconds": [5.0, 2.0, 2.0]}),
         predictions=pd.DataFrame(PREDICTIONS, columns=["actual", "predicted", "confidence"]).rename_axis("index"),
+        calibration={"temperature": 1.5, "unsure_below": 0.8, "bins": 15, "validation_ece_before": 0.07,
+                     "validation_ece_after": 0.02},
         model=ModelSummary("tiny_cnn", (28, 28, 1), [("image", "InputLayer", (28, 28, 1), 0),
                                                      ("conv", "Conv2D", (28, 28, 4), 36),
                                                      ("class_probabilities", "Dense", (3,), 9411)],
                            9447, 9447, 1),
         figures={name: f"../plots/figures/{name}" for name in (
             "accuracy.png", "loss.png", "confusion_matrix.png", "per_class_accuracy.png", "mistakes.png",
-            "sample_predictions.png", "filters.png")},
+            "sample_predictions.png", "filters.png", "reliability.png")},
         sources={"dataset": "metrics/dataset.json", "train": "metrics/train.json", "train_speed": "metrics/speed.json",
                  "evaluation": "metrics/evaluate.json", "evaluate_speed": "metrics/evaluate_speed.json",
-                 "history": "logs/history", "epoch_seconds": "logs/seconds.tsv", "predictions": "predictions.csv"})
+                 "history": "logs/history", "epoch_seconds": "logs/seconds.tsv", "predictions": "predictions.csv",
+                 "calibration": "models/calibration.json"})
     for name, value in changes.items():
         setattr(outputs, name, value)
     return outputs
