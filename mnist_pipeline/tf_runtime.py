@@ -27,10 +27,15 @@ def stderr_discarded():
 
 
 quiet = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-with stderr_discarded() if quiet else contextlib.nullcontext():
-    import keras  # noqa: E402
-    import tensorflow as tf  # noqa: E402
-    tf.config.list_physical_devices()  # device discovery (cuInit) logs at first use: do it now
+if quiet:  # TensorFlow reads the level once, at its first C++ log line (during the import)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+try:
+    with stderr_discarded() if quiet else contextlib.nullcontext():
+        import keras  # noqa: E402
+        import tensorflow as tf  # noqa: E402
+        tf.config.list_physical_devices()  # device discovery (cuInit) logs at first use: do it now
+finally:
+    if quiet:  # not inherited: a child process (a stage under `dvc exp`, predict.py) applies the policy itself
+        del os.environ["TF_CPP_MIN_LOG_LEVEL"]
 
 __all__ = ["keras", "tf", "stderr_discarded"]

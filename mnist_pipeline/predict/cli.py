@@ -17,7 +17,6 @@ status: 0 when every image was classified, 1 when some failed, 2 for a bad comma
 file or preview folder.
 """
 import argparse
-import contextlib
 import os
 import sys
 import zipfile
@@ -134,10 +133,11 @@ def check_model_file(path):
 
 
 def load_model(path):
-    """The Keras model at `path`. TensorFlow is imported only now, its start-up logs silenced; a
+    """The Keras model at `path`. TensorFlow is imported only now (see tf_runtime); a
     missing or unusable file ends the program with a one-line error and exit status 2."""
-    with silenced_stderr():
-        from mnist_pipeline.model import ModelFileError, load_model as load_checked_model
+    from mnist_pipeline.tf_runtime import stderr_discarded
+    from mnist_pipeline.model import ModelFileError, load_model as load_checked_model
+    with stderr_discarded():  # Keras's warnings while it reads the file would bury the one-line errors
         try:
             return load_checked_model(path)
         except ModelFileError as err:
@@ -149,22 +149,6 @@ def fail(message):
     """Prints `error: <message>` on stderr and exits with status 2 (a bad command line, model or output folder)."""
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-@contextlib.contextmanager
-def silenced_stderr():
-    """Points file descriptor 2 at /dev/null for the block: TensorFlow's C++ start-up logs ignore
-    TF_CPP_MIN_LOG_LEVEL and would bury the one-line errors. Exceptions still print afterwards."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def main(argv=None):
