@@ -1,0 +1,106 @@
+"""The classifier behind predict.py and the demo server: the trained model's LiteRT export, or a Keras file.
+
+Reads a model file and tells its kind by its content: a LiteRT flatbuffer (the export stage's
+models/model.tflite) runs on ai-edge-litert's interpreter, which loads in milliseconds without
+TensorFlow; a Keras zip archive (.keras) loads with Keras, importing TensorFlow (seconds).
+`load_classifier(path)` returns classify(batch), (N, 28, 28, 1) float32 -> (N, 10) probabilities;
+`predict_probabilities(classify, images, batch_size, shift_px)` averages it over test-time shifts
+as the evaluate stage does. `source_model(path, root)` names the Keras file an export was made
+from, as the export stage's record (metrics/export.json) says, so that its calibration and test
+accuracy apply to the export. A missing or unusable file is a ClassifierFileError (one line).
+"""
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mnist_pipeline.calibration import file_sha256
+from mnist_pipeline.files import open_input
+from mnist_pipeline.shifts import shifted_views
+from mnist_pipeline.silence import stderr_discarded
+from mnist_pipeline.stage import PipelineError
+
+EXPORTED_MODEL_FILE = Path("models/model.tflite")
+EXPORT_METRICS = Path("metrics/export.json")
+LITERT_IDENTIFIER = b"TFL3"  # a flatbuffer's file identifier, bytes 4-8 of a .tflite file
+INPUT_SHAPE, NUM_CLASSES = (28, 28, 1), 10
+
+
+class ClassifierFileError(PipelineError, ValueError):
+    """A model file is missing, of an unknown kind, damaged, or of the wrong shape."""
+
+
+def model_format(path):
+    """"litert" or "keras" by the file's first bytes; ClassifierFileError (or files.InputError) otherwise."""
+    with open_input(path, missing_hint="run `dvc repro` to make one") as file:
+        if zipfile.is_zipfile(file):
+            return "keras"
+        file.seek(0)
+        if file.read(8)[4:8] == LITERT_IDENTIFIER:
+            return "litert"
+    raise ClassifierFileError(f"{path}: not a model: expected a LiteRT flatbuffer (.tflite, from the export stage) "
+                              "or a Keras zip archive (.keras)")
+
+
+def load_classifier(path):
+    """classify(batch) for the model file at `path`: (N, 28, 28, 1) float32 inputs -> (N, 10) probabilities."""
+    if model_format(path) == "keras":
+        from mnist_pipeline.model import load_model  # imports TensorFlow
+        model = load_model(path, NUM_CLASSES)
+        return lambda batch: np.asarray(model.predict_on_batch(batch))
+    return LiteRTClassifier(path)
+
+
+class LiteRTClassifier:
+    """A .tflite model on ai-edge-litert's interpreter (XNNPACK kernels); not thread-safe: one caller at a time.
+
+    The interpreter's input is resized to each batch's shape, and kept while batches keep that shape.
+    """
+
+    def __init__(self, path):
+        from ai_edge_litert.interpreter import Interpreter
+        try:
+            self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+        except (ValueError, RuntimeError) as err:
+            raise ClassifierFileError(f"{path}: cannot load the LiteRT model ({str(err).splitlines()[0]})") from None
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        if tuple(self.input["shape"][1:]) != INPUT_SHAPE or self.output["shape"][-1] != NUM_CLASSES:
+            raise ClassifierFileError(f"{path}: model maps {tuple(self.input['shape_signature'].tolist())} to "
+                                      f"{tuple(self.output['shape_signature'].tolist())}; expected (-1, 28, 28, 1) "
+                                      "to (-1, 10)")
+        self.shape = None
+        with stderr_discarded():  # LiteRT announces its XNNPACK delegate on descriptor 2 when it first allocates
+            self(np.zeros((1, *INPUT_SHAPE), np.float32))
+
+    def __call__(self, batch):
+        if batch.shape != self.shape:
+            self.interpreter.resize_tensor_input(self.input["index"], batch.shape)
+            self.interpreter.allocate_tensors()
+            self.shape = batch.shape
+        self.interpreter.set_tensor(self.input["index"], np.ascontiguousarray(batch, dtype=np.float32))
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output["index"])
+
+
+def predict_probabilities(classify, images, batch_size, shift_px=0):
+    """Probabilities (N, 10) of (N, 28, 28, 1) images, `batch_size` at a time, averaged over `shifted_views`
+    (the arithmetic of mnist_pipeline.model.predict_probabilities, for any classifier)."""
+    return np.mean([np.concatenate([classify(view[start:start + batch_size])
+                                    for start in range(0, len(view), batch_size)])
+                    for view in shifted_views(images, shift_px)], axis=0)
+
+
+def source_model(path, root):
+    """The Keras file (under `root`) that the model at `path` was exported from, when `root`'s export record
+    (metrics/export.json) names both files with their current hashes; else `path` itself."""
+    try:
+        record = json.loads((root / EXPORT_METRICS).read_text())
+        source = root / record["source"]
+        if file_sha256(path) == record["exported_sha256"] and file_sha256(source) == record["source_sha256"]:
+            return source
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no record, or one of another export: the file stands for itself
+    return path
