@@ -1,7 +1,8 @@
 """Stage 6, report: writes the run report and the model card from the pipeline's outputs.
 
 Reads the dataset, train and evaluate metrics, the per-epoch history, plots/predictions.csv,
-models/model.keras (the layer table) and models/calibration.json (the temperature and validation ECE), checks that plots/figures/*.png exist (the report links them)
+models/model.keras (the layer table), models/calibration.json (the temperature and validation ECE) and
+metrics/robustness.json, checks that plots/figures/*.png and plots/robustness/examples.png exist (the report links them)
 (mnist_pipeline/report/inputs.py; the paths are in mnist_pipeline/paths.py) and reads params `dataset.name`,
 `dataset.class_names`, `train` and `evaluate.test_time_shift_px`.
 Writes reports/report.md and reports/model_card.md from the templates in mnist_pipeline/report/templates/.

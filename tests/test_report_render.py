@@ -39,17 +39,23 @@ def made_up_run(**changes):
         predictions=pd.DataFrame(PREDICTIONS, columns=["actual", "predicted", "confidence"]).rename_axis("index"),
         calibration={"temperature": 1.5, "unsure_below": 0.8, "bins": 15, "validation_ece_before": 0.07,
                      "validation_ece_after": 0.02},
+        robustness={"images": 30, "clean_accuracy": 0.9, "corruptions": {"fog": 0.5, "rotate": 0.8},
+                    "corruption_mean_accuracy": 0.65, "headline_mean_accuracy": 0.5,
+                    "headline_excludes": {"rotate": "train.augment.rotation_deg"}, "style_images": 10,
+                    "style_clean_accuracy": 1.0, "styles": {"paper_photo": 0.9}, "style_mean_accuracy": 0.9,
+                    "style_unreadable": {"paper_photo": 1}},
         model=ModelSummary("tiny_cnn", (28, 28, 1), [("image", "InputLayer", (28, 28, 1), 0),
                                                      ("conv", "Conv2D", (28, 28, 4), 36),
                                                      ("class_probabilities", "Dense", (3,), 9411)],
                            9447, 9447, 1),
         figures={name: f"../plots/figures/{name}" for name in (
             "accuracy.png", "loss.png", "confusion_matrix.png", "per_class_accuracy.png", "mistakes.png",
-            "sample_predictions.png", "filters.png", "reliability.png")},
+            "sample_predictions.png", "filters.png", "reliability.png")} | {
+            "robustness": "../plots/robustness/examples.png"},
         sources={"dataset": "metrics/dataset.json", "train": "metrics/train.json", "train_speed": "metrics/speed.json",
                  "evaluation": "metrics/evaluate.json", "evaluate_speed": "metrics/evaluate_speed.json",
                  "history": "logs/history", "epoch_seconds": "logs/seconds.tsv", "predictions": "predictions.csv",
-                 "calibration": "models/calibration.json"})
+                 "calibration": "models/calibration.json", "robustness": "metrics/robustness.json"})
     for name, value in changes.items():
         setattr(outputs, name, value)
     return outputs

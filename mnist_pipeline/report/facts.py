@@ -83,6 +83,20 @@ def calibration_facts(calibration, evaluation, predictions):
             "mistakes_unsure": int((unsure & ~correct).sum())}
 
 
+def robustness_facts(robustness):
+    """The robustness table: accuracy per corruption (with the `train.augment` field that does the same kind of
+    change, if any) and per picture style (with the pictures the preparation refused), and the means."""
+    excluded = robustness["headline_excludes"]
+    return {**{key: robustness[key] for key in ("images", "clean_accuracy", "corruption_mean_accuracy",
+                                                "headline_mean_accuracy", "style_images", "style_clean_accuracy",
+                                                "style_mean_accuracy")},
+            "corruptions": [{"name": name, "accuracy": accuracy, "augmented_by": excluded.get(name)}
+                            for name, accuracy in robustness["corruptions"].items()],
+            "excluded": list(excluded),
+            "styles": [{"name": name, "accuracy": accuracy, "unreadable": robustness["style_unreadable"].get(name, 0)}
+                       for name, accuracy in robustness["styles"].items()]}
+
+
 def split_facts(dataset, class_names):
     """Images per class and split (the dataset metrics) and the share of training images held out."""
     train_total = dataset["train"]["total"] + dataset["val"]["total"]
@@ -157,4 +171,5 @@ def run_facts(outputs):
         "median_confidence": {kind: median for kind, median in medians.items() if median is not None},
         "fit": fit_facts(outputs, loss_floor), "speed": speed_facts(outputs),
         "calibration": calibration_facts(outputs.calibration, evaluation, outputs.predictions),
+        "robustness": robustness_facts(outputs.robustness),
     }

@@ -1,5 +1,6 @@
 """Reads and checks what the report shows: the metrics JSON files, the per-epoch history (mnist_pipeline.history),
-the predictions table, the figures it links and the saved model, all at the paths in mnist_pipeline/paths.py.
+the predictions table, the figures it links and the saved model, all at the paths in mnist_pipeline/paths.py
+(the robustness stage's in mnist_pipeline/robustness/__init__.py).
 
 `read_run_outputs` returns them as one RunOutputs; a missing or malformed input raises ReportInputError,
 whose one-line message names the file and the stage to rerun.
@@ -16,6 +17,7 @@ from mnist_pipeline.calibration import CALIBRATION_FILE, read_calibration
 from mnist_pipeline.history import metric_file, read_history
 from mnist_pipeline.paths import (DATASET_METRICS, EVALUATE_METRICS, EVALUATE_SPEED, FIGURES_DIR, MODEL_FILE,
                                   PREDICTION_COLUMNS, PREDICTIONS_PLOT, REPORT_FILE, TRAIN_METRICS, TRAIN_SPEED)
+from mnist_pipeline.robustness import ROBUSTNESS_FIGURE, ROBUSTNESS_METRICS
 from mnist_pipeline.stage import PipelineError
 
 SPLITS = ("train", "val", "test")
@@ -27,7 +29,12 @@ FIGURES = ("accuracy.png", "loss.png", "confusion_matrix.png", "per_class_accura
 # The files the report names as its sources, by the RunOutputs field read from them.
 SOURCES = {"dataset": DATASET_METRICS, "train": TRAIN_METRICS, "train_speed": TRAIN_SPEED,
            "evaluation": EVALUATE_METRICS, "evaluate_speed": EVALUATE_SPEED, "history": metric_file("loss").parent,
-           "epoch_seconds": metric_file("seconds"), "predictions": PREDICTIONS_PLOT, "calibration": CALIBRATION_FILE}
+           "epoch_seconds": metric_file("seconds"), "predictions": PREDICTIONS_PLOT, "calibration": CALIBRATION_FILE,
+           "robustness": ROBUSTNESS_METRICS}
+# What the report reads from metrics/robustness.json (mnist_pipeline/robustness/results.py writes it).
+ROBUSTNESS_KEYS = ("images", "clean_accuracy", "corruptions", "corruption_mean_accuracy", "headline_mean_accuracy",
+                   "headline_excludes", "style_images", "style_clean_accuracy", "styles", "style_mean_accuracy",
+                   "style_unreadable")
 
 
 class ReportInputError(PipelineError, ValueError):
@@ -85,15 +92,18 @@ def require_epoch(history, epoch):
                                "rerun the train stage")
 
 
+def figure_link(path, report_dir, stage="visualize"):
+    """The path of the figure file `path` (which must exist; `stage` draws it) relative to `report_dir`."""
+    if not Path(path).is_file():
+        raise ReportInputError(f"{path}: not found; run the {stage} stage (dvc repro)")
+    return Path(os.path.relpath(path, report_dir)).as_posix()
+
+
 def figure_links(figures_dir, report_dir):
-    """{figure file name: its path relative to `report_dir`} for FIGURES, each of which must exist."""
-    links = {}
-    for name in FIGURES:
-        path = Path(figures_dir) / name
-        if not path.is_file():
-            raise ReportInputError(f"{path}: not found; run the visualize stage (dvc repro)")
-        links[name] = Path(os.path.relpath(path, report_dir)).as_posix()
-    return links
+    """{figure file name: its path relative to `report_dir`} for FIGURES, each of which must exist, and the
+    robustness figure as "robustness"."""
+    links = {name: figure_link(Path(figures_dir) / name, report_dir) for name in FIGURES}
+    return {**links, "robustness": figure_link(ROBUSTNESS_FIGURE, report_dir, "robustness")}
 
 
 @dataclass
@@ -133,6 +143,7 @@ class RunOutputs:
     history: pd.DataFrame     # the first (or only) network's per-epoch history, columns paths.HISTORY_COLUMNS
     predictions: pd.DataFrame  # plots/predictions.csv
     calibration: dict         # models/calibration.json (mnist_pipeline.calibration)
+    robustness: dict          # metrics/robustness.json (the robustness stage)
     model: ModelSummary
     figures: dict             # figure file name -> link relative to the report's folder
     sources: dict             # the files above as the report names them (SOURCES)
@@ -151,6 +162,7 @@ def read_run_outputs(dataset_name, class_names, train_params, test_time_shift_px
         history=read_history(),
         predictions=read_csv(PREDICTIONS_PLOT, PREDICTION_COLUMNS),
         calibration=read_calibration(CALIBRATION_FILE, MODEL_FILE),
+        robustness=read_json(ROBUSTNESS_METRICS, ROBUSTNESS_KEYS),
         figures=figure_links(FIGURES_DIR, REPORT_FILE.parent),
     )
     require_classes(EVALUATE_METRICS, inputs["evaluation"]["per_class_accuracy"], class_names)
