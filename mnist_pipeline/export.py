@@ -1,7 +1,9 @@
 """The trained Keras model as a LiteRT flatbuffer (.tflite), and how closely the export agrees with it.
 
-`export_litert(model, path)` writes the float32 export (Keras's LiteRT export: TensorFlow's converter, no
-quantisation) atomically; `agreement(reference, exported, labels)` compares the two models' probabilities on
+`inference_model(model)` gives the model with the outputs predict.py and the demo server read: its
+probabilities, and for the not-a-digit detector each member's penultimate features and logits (the
+signature mnist_pipeline.predict.runtime.LiteRTClassifier expects). `exported_litert(model, path)` writes
+its float32 export (Keras's LiteRT export: TensorFlow's converter, no quantisation) atomically; `agreement(reference, exported, labels)` compares the two models' probabilities on
 the same images; `export_record(...)` is the content of metrics/export.json, which names the source and
 exported files by SHA-256 (mnist_pipeline.predict.runtime.source_model reads it back).
 """
@@ -14,22 +16,46 @@ from mnist_pipeline.calibration import file_sha256
 from mnist_pipeline.files import atomic_path
 
 
+def inference_model(model):
+    """A keras.Model mapping `image` to {probabilities, features, logits} (runtime.OUTPUTS) of `model`: its own
+    output, the input of each member's last (Dense) layer side by side, and that layer's logits per member."""
+    from mnist_pipeline.model import ensemble_members
+    from mnist_pipeline.tf_runtime import keras
+
+    image = keras.Input(shape=model.input_shape[1:], name="image")
+    probabilities, features, logits = [], [], []
+    for member in ensemble_members(model):
+        last = member.layers[-1]
+        member_probabilities, member_features = keras.Model(member.inputs, [member.outputs[0], last.input])(image)
+        linear = keras.layers.Dense(last.units, dtype="float32", name=f"{last.name}_logits_{len(logits)}")
+        logits.append(keras.layers.Reshape((1, last.units))(linear(member_features)))
+        linear.set_weights(last.get_weights())
+        probabilities.append(member_probabilities)
+        features.append(member_features)
+    if len(probabilities) > 1:  # an ensemble averages its members, as average_models does
+        probabilities = [keras.layers.Average(dtype="float32")(probabilities)]
+        features, logits = [keras.layers.Concatenate()(features)], [keras.layers.Concatenate(axis=1)(logits)]
+    return keras.Model(image, {"probabilities": probabilities[0], "features": features[0], "logits": logits[0]})
+
+
 @contextlib.contextmanager
 def exported_litert(model, path):
     """Yields a temporary .tflite export of `model` beside `path`, renamed onto `path` if the block succeeds
     (a check that raises inside it leaves `path` as it was)."""
     with atomic_path(path) as tmp, contextlib.redirect_stdout(io.StringIO()):  # Keras prints "Saved artifact at"
-        model.export(str(tmp), format="litert", verbose=False)
+        inference_model(model).export(str(tmp), format="litert", verbose=False)
         yield tmp
 
 
 def agreement(reference, exported, labels):
-    """{test_images, argmax_disagreements, max_abs_delta_p, test_accuracy (of the export)} for (N, 10)
-    probabilities of the same images from the reference model and its export."""
+    """{test_images, argmax_disagreements, max_abs_delta_p, max_relative_delta_features, test_accuracy (of the
+    export)} for (probabilities (N, 10), features (N, F)) of the same images from the reference model and its export."""
+    (probabilities, features), (exported_probabilities, exported_features) = reference, exported
     return {"test_images": len(labels),
-            "argmax_disagreements": int((reference.argmax(1) != exported.argmax(1)).sum()),
-            "max_abs_delta_p": float(np.abs(reference - exported).max()),
-            "test_accuracy": round(float((exported.argmax(1) == labels).mean()), 6)}
+            "argmax_disagreements": int((probabilities.argmax(1) != exported_probabilities.argmax(1)).sum()),
+            "max_abs_delta_p": float(np.abs(probabilities - exported_probabilities).max()),
+            "max_relative_delta_features": float(np.abs(features - exported_features).max() / np.abs(features).max()),
+            "test_accuracy": round(float((exported_probabilities.argmax(1) == labels).mean()), 6)}
 
 
 def export_record(source, exported, checks):

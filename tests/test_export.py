@@ -74,6 +74,13 @@ def test_the_export_answers_as_the_keras_model(tiny, images, shift_px):
     np.testing.assert_array_equal(via_keras, expected)  # a .keras file still runs on Keras, unchanged
 
 
+def test_the_export_gives_the_not_a_digit_detector_the_keras_features(tiny, images):
+    keras_heads, litert_heads = (load_classifier(path).heads(images) for path in tiny)
+    for name, ours, theirs in zip(("features", "logits", "probabilities"), litert_heads, keras_heads, strict=True):
+        assert ours.shape == theirs.shape, name
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5 * np.abs(theirs).max(), err_msg=name)
+
+
 def test_litert_answers_do_not_depend_on_the_batch(tiny, images):
     """The server batches requests that arrive together; predict.py batches all files: same numbers either way."""
     classify = load_classifier(tiny[1])
@@ -103,6 +110,11 @@ def test_a_damaged_or_foreign_litert_file_is_one_line(tiny, tmp_path):
     cut.write_bytes(tiny[1].read_bytes()[:5000])
     with pytest.raises(ClassifierFileError, match=r"^.*cut.tflite: cannot load the LiteRT model \(.*\)$"):
         load_classifier(cut)
+    plain = tmp_path / "plain.tflite"  # probabilities only: not made by the export stage
+    tiny_network().export(str(plain), format="litert", verbose=False)
+    with pytest.raises(ClassifierFileError, match=r"plain.tflite: cannot load the LiteRT model \(its signature is .*; "
+                                                  r"expected image -> probabilities, features, logits"):
+        load_classifier(plain)
     foreign = export(tiny_network((32, 32, 1), classes=3), tmp_path / "foreign.tflite")
     with pytest.raises(ClassifierFileError, match=r"foreign.tflite: model maps \(-1, 32, 32, 1\) to \(-1, 3\); "
                                                   r"expected \(-1, 28, 28, 1\) to \(-1, 10\)"):
@@ -128,6 +140,7 @@ def test_the_stage_writes_the_export_and_names_its_source(stage_folder, capsys):
     assert run_stage(export.main) == 0
     record = json.loads((stage_folder / runtime.EXPORT_METRICS).read_text())
     assert record["argmax_disagreements"] == 0 and record["max_abs_delta_p"] < 1e-5
+    assert record["max_relative_delta_features"] < 1e-5
     assert record["test_images"] == 50 and record["source"] == "models/model.keras"
     exported = stage_folder / runtime.EXPORTED_MODEL_FILE
     assert model_format(exported) == "litert" and record["exported_bytes"] == exported.stat().st_size

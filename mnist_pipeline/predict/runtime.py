@@ -3,7 +3,8 @@
 Reads a model file and tells its kind by its content: a LiteRT flatbuffer (the export stage's
 models/model.tflite) runs on ai-edge-litert's interpreter, which loads in milliseconds without
 TensorFlow; a Keras zip archive (.keras) loads with Keras, importing TensorFlow (seconds).
-`load_classifier(path)` returns classify(batch), (N, 28, 28, 1) float32 -> (N, 10) probabilities;
+`load_classifier(path)` returns classify(batch), (N, 28, 28, 1) float32 -> (N, 10) probabilities, whose
+`heads(images)` also gives the penultimate features and logits the not-a-digit detector reads;
 `predict_probabilities(classify, images, batch_size, shift_px)` averages it over test-time shifts
 as the evaluate stage does. `source_model(path, root)` names the Keras file an export was made
 from, as the export stage's record (metrics/export.json) says, so that its calibration and test
@@ -26,6 +27,7 @@ EXPORTED_MODEL_FILE = Path("models/model.tflite")
 EXPORT_METRICS = Path("metrics/export.json")
 LITERT_IDENTIFIER = b"TFL3"  # a flatbuffer's file identifier, bytes 4-8 of a .tflite file
 INPUT_SHAPE, NUM_CLASSES = (28, 28, 1), 10
+OUTPUTS = ("probabilities", "features", "logits")  # the export's signature (mnist_pipeline.export)
 
 
 class ClassifierFileError(PipelineError, ValueError):
@@ -45,44 +47,64 @@ def model_format(path):
 
 
 def load_classifier(path):
-    """classify(batch) for the model file at `path`: (N, 28, 28, 1) float32 inputs -> (N, 10) probabilities."""
-    if model_format(path) == "keras":
-        from mnist_pipeline.model import load_model  # imports TensorFlow
-        model = load_model(path, NUM_CLASSES)
-        return lambda batch: np.asarray(model.predict_on_batch(batch))
-    return LiteRTClassifier(path)
+    """The classifier of the model file at `path`: KerasClassifier or LiteRTClassifier, by its content."""
+    return KerasClassifier(path) if model_format(path) == "keras" else LiteRTClassifier(path)
+
+
+class KerasClassifier:
+    """A .keras model on Keras (imports TensorFlow). classify(batch) -> probabilities; heads(images) -> what
+    mnist_pipeline.not_a_digit.outputs gives: (features (N, F), logits (members, N, 10), probabilities (N, 10))."""
+
+    def __init__(self, path):
+        with stderr_discarded():  # TensorFlow's start-up lines and Keras's warnings would bury the one-line errors
+            from mnist_pipeline.model import load_model
+            self.model = load_model(path, NUM_CLASSES)
+
+    def __call__(self, batch):
+        return np.asarray(self.model.predict_on_batch(batch))
+
+    def heads(self, images):
+        from mnist_pipeline.not_a_digit import outputs
+        return outputs(self.model, images)
 
 
 class LiteRTClassifier:
-    """A .tflite model on ai-edge-litert's interpreter (XNNPACK kernels); not thread-safe: one caller at a time.
+    """An export of stages/export.py on ai-edge-litert's interpreter (XNNPACK kernels); one caller at a time.
 
-    The interpreter's input is resized to each batch's shape, and kept while batches keep that shape.
+    The export's signature maps `image` (N, 28, 28, 1) to `probabilities` (N, 10), the penultimate
+    `features` (N, F; each ensemble member's, side by side) and each member's `logits` (N, members, 10).
     """
 
     def __init__(self, path):
         from ai_edge_litert.interpreter import Interpreter
         try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+            interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+            signature = interpreter.get_signature_list().get("serving_default", {})
+            if signature.get("inputs") != ["image"] or sorted(signature.get("outputs", [])) != sorted(OUTPUTS):
+                raise ValueError(f"its signature is {signature or 'missing'}; expected image -> {', '.join(OUTPUTS)} "
+                                 "(an export of stages/export.py)")
+            self.run = interpreter.get_signature_runner("serving_default")
         except (ValueError, RuntimeError) as err:
             raise ClassifierFileError(f"{path}: cannot load the LiteRT model ({str(err).splitlines()[0]})") from None
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
-        if tuple(self.input["shape"][1:]) != INPUT_SHAPE or self.output["shape"][-1] != NUM_CLASSES:
-            raise ClassifierFileError(f"{path}: model maps {tuple(self.input['shape_signature'].tolist())} to "
-                                      f"{tuple(self.output['shape_signature'].tolist())}; expected (-1, 28, 28, 1) "
-                                      "to (-1, 10)")
-        self.shape = None
+        image = self.run.get_input_details()["image"]["shape_signature"].tolist()
+        probabilities = self.run.get_output_details()["probabilities"]["shape_signature"].tolist()
+        if tuple(image[1:]) != INPUT_SHAPE or probabilities[-1] != NUM_CLASSES:
+            raise ClassifierFileError(f"{path}: model maps {tuple(image)} to {tuple(probabilities)}; "
+                                      "expected (-1, 28, 28, 1) to (-1, 10)")
         with stderr_discarded():  # LiteRT announces its XNNPACK delegate on descriptor 2 when it first allocates
             self(np.zeros((1, *INPUT_SHAPE), np.float32))
 
     def __call__(self, batch):
-        if batch.shape != self.shape:
-            self.interpreter.resize_tensor_input(self.input["index"], batch.shape)
-            self.interpreter.allocate_tensors()
-            self.shape = batch.shape
-        self.interpreter.set_tensor(self.input["index"], np.ascontiguousarray(batch, dtype=np.float32))
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output["index"])
+        return self.run(image=np.ascontiguousarray(batch, dtype=np.float32))["probabilities"]
+
+    def heads(self, images, batch_size=500):
+        """(features (N, F), logits (members, N, 10), probabilities (N, 10)) of (N, 28, 28[, 1]) images, as
+        mnist_pipeline.not_a_digit.outputs gives them for the Keras model (float64 features and logits)."""
+        images = np.asarray(images, dtype=np.float32).reshape(-1, *INPUT_SHAPE)
+        runs = [self.run(image=images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
+        joined = {name: np.concatenate([out[name] for out in runs]) for name in OUTPUTS}
+        return (joined["features"].astype(np.float64), joined["logits"].transpose(1, 0, 2).astype(np.float64),
+                joined["probabilities"])
 
 
 def predict_probabilities(classify, images, batch_size, shift_px=0):
