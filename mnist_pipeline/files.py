@@ -2,7 +2,7 @@
 
 Inputs are opened only once they are known to be non-empty regular files, so a missing file, a
 directory, a FIFO or a device gives one line naming it instead of a traceback or a read that never
-ends. Outputs are written to a hidden temporary sibling and renamed into place, so an interrupted or
+ends; `read_text`, `read_json` and `read_table` add UTF-8, JSON and CSV/TSV checks on top. Outputs are written to a hidden temporary sibling and renamed into place, so an interrupted or
 failed stage never leaves a half-written file that a later stage (or DVC) would trust. An output directory
 is built whole beside the old one and exchanged with it in one step (`atomic_directory`), so a kill at any
 moment leaves the old or the new directory complete, and no file of the old one survives into the new.
@@ -72,6 +72,50 @@ def open_input(path, missing_hint=None):
         raise
     with file:
         yield file
+
+
+RERUN = "rerun the stage that writes it"  # what to do about an earlier stage's output that parses but is wrong
+
+
+def read_text(path, missing_hint=None):
+    """The UTF-8 text of the input file `path`, checked as open_input does; InputError if it is not UTF-8."""
+    with open_input(path, missing_hint) as file:
+        data = file.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not valid UTF-8 (byte {err.start})") from None
+
+
+def read_json(path, keys=(), missing_hint=None):
+    """The JSON object in the input file `path`, which must hold every key in `keys`; InputError otherwise."""
+    try:
+        data = json.loads(read_text(path, missing_hint))
+    except ValueError as err:
+        raise InputError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, not {type(data).__name__}; {RERUN}")
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise InputError(f"{path}: {', '.join(missing)} missing; {RERUN}")
+    return data
+
+
+def read_table(path, columns=(), sep=",", missing_hint=None):
+    """The table in the CSV (or, with sep="\t", TSV) input file `path`; InputError unless it parses and has
+    `columns` and a row."""
+    import io
+
+    import pandas as pd  # here, not at the top: the stages that read no table start faster without it
+    kind = "TSV" if sep == "\t" else "CSV"
+    try:
+        table = pd.read_csv(io.StringIO(read_text(path, missing_hint)), sep=sep)
+    except ValueError as err:  # pandas' parser errors are ValueErrors
+        raise InputError(f"{path}: cannot read it as {kind} ({str(err).splitlines()[0]})") from None
+    missing = [column for column in columns if column not in table.columns]
+    if missing or table.empty:
+        raise InputError(f"{path}: {'columns ' + ', '.join(missing) if missing else 'rows'} missing; {RERUN}")
+    return table
 
 
 def writable_directory(directory):

@@ -7,6 +7,7 @@ from functools import reduce
 
 import pandas as pd
 
+from mnist_pipeline.files import read_table
 from mnist_pipeline.paths import HISTORY_COLUMNS, TRAIN_LOG, TRAIN_SPEED_LOG
 from mnist_pipeline.stage import PipelineError
 
@@ -29,15 +30,11 @@ def metric_file(name, member=1):
 
 
 def read_metric(name, member=1):
-    """(epoch, `name`) rows of one per-epoch log."""
+    """(epoch, `name`) rows of one per-epoch log; files.InputError or HistoryError, one line, if it is unusable."""
     path = metric_file(name, member)
-    try:
-        table = pd.read_csv(path, sep="\t")
-    except FileNotFoundError:
-        raise HistoryError(f"{path}: not found; run `dvc repro` to produce it") from None
-    except (OSError, ValueError) as err:  # pandas' parser errors are ValueErrors
-        raise HistoryError(f"{path}: cannot read it as TSV ({str(err).splitlines()[0]})") from None
-    if list(table.columns) != ["step", name] or table.empty or table["step"].duplicated().any():
+    table = read_table(path, sep="\t", missing_hint="run `dvc repro` to produce it")
+    if list(table.columns) != ["step", name] or table["step"].duplicated().any() or not all(
+            pd.api.types.is_numeric_dtype(column) for _, column in table.items()):
         raise HistoryError(f"{path}: expected columns step, {name} and one row per epoch; "
                            "rerun the train stage")
     return table.rename(columns={"step": "epoch"})

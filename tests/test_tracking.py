@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from mnist_pipeline.files import InputError
 from mnist_pipeline.history import HistoryError, metric_file, read_history
 from mnist_pipeline.paths import HISTORY_COLUMNS, TRAIN_LOG, TRAIN_METRICS, TRAIN_SPEED
 from mnist_pipeline.tracking import TrainingLog, write_summary
@@ -91,7 +92,7 @@ def test_summary_of_a_stage(workdir):
 
 
 def test_missing_or_broken_history_is_one_line(workdir):
-    with pytest.raises(HistoryError, match=r"^metrics/train/plots/metrics/loss.tsv: not found; run `dvc repro`"):
+    with pytest.raises(InputError, match=r"^metrics/train/plots/metrics/loss.tsv: not found; run `dvc repro`"):
         read_history()
     finished_log([row(1, 1), row(2, 1)])
     path = TRAIN_LOG / "plots/metrics/accuracy.tsv"
