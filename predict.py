@@ -1,6 +1,6 @@
 """Classifies pictures of handwritten digits (your own) with the pipeline's Keras model.
 
-    python predict.py PATH [PATH ...] [--model models/model.keras] [--format table|json|csv]
+    python predict.py PATH [PATH ...] [--model models/model.tflite] [--format table|json|csv]
                       [--shift-px N] [--save-preprocessed DIR]
 
 The command line lives in mnist_pipeline/predict/cli.py (see its docstring and docs/predict.md);

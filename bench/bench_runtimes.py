@@ -7,11 +7,11 @@ probabilities. Each runtime is run --repeats times; the table gives the median o
 the agreement of the last run's probabilities with Keras on TensorFlow's (the trained model):
 argmax disagreements and max |delta p| over the test split.
 
-    python bench/bench_runtimes.py --keras models/model.keras --litert /tmp/model.tflite \
+    python bench/bench_runtimes.py --keras models/model.keras --litert models/model.tflite \
         --onnx /tmp/model.onnx [--python keras_jax=/tmp/venv-jax/bin/python] [--json OUT]
 
-Runtimes: keras_tf (Keras 3 on TensorFlow), litert (ai-edge-litert's interpreter on a .tflite
-export), onnx (onnxruntime on a .onnx export), keras_jax (Keras 3 on JAX; needs --python with a
+Runtimes: keras_tf (Keras 3 on TensorFlow), litert (ai-edge-litert's interpreter on the export
+stage's .tflite, whose signature gives `probabilities`), onnx (onnxruntime on a .onnx export), keras_jax (Keras 3 on JAX; needs --python with a
 venv that has jax and keras).
 """
 import argparse
@@ -36,13 +36,8 @@ LOADERS = {
                   "model = keras.models.load_model(MODEL, compile=False, safe_mode=True)\n"
                   "classify = lambda batch: np.asarray(model.predict_on_batch(batch))"),
     "litert": ("from ai_edge_litert.interpreter import Interpreter",
-               "interpreter = Interpreter(model_path=MODEL, num_threads=os.cpu_count())\n"
-               "def classify(batch):\n"
-               "    interpreter.resize_tensor_input(0, batch.shape)\n"
-               "    interpreter.allocate_tensors()\n"
-               "    interpreter.set_tensor(interpreter.get_input_details()[0]['index'], batch)\n"
-               "    interpreter.invoke()\n"
-               "    return interpreter.get_tensor(interpreter.get_output_details()[0]['index'])"),
+               "runner = Interpreter(model_path=MODEL, num_threads=os.cpu_count()).get_signature_runner()\n"
+               "classify = lambda batch: runner(image=batch)['probabilities']"),
     "onnx": ("import onnxruntime",
              "session = onnxruntime.InferenceSession(MODEL, providers=['CPUExecutionProvider'])\n"
              "name = session.get_inputs()[0].name\n"

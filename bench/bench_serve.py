@@ -10,8 +10,8 @@ wait for a core). Reads the server's resident memory (VmRSS now, VmHWM peak) fro
 /proc/<pid>/status at the end, and prints one table with the machine (lscpu) and its load
 average; --json OUT also writes the figures as JSON.
 
-    python bench/bench_serve.py                                  # models/model.keras, MNIST from data/raw
-    python bench/bench_serve.py --model /tmp/small.keras --mnist ../shared/data/mnist --requests 100
+    python bench/bench_serve.py                                  # models/model.tflite, MNIST from data/raw
+    python bench/bench_serve.py --model models/model.keras --mnist ../shared/data/mnist --requests 100
 """
 import argparse
 import io
@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist_pipeline.paths import MODEL_FILE, RAW_DIR
+from mnist_pipeline.paths import RAW_DIR
 from mnist_pipeline.predict import styles
+from mnist_pipeline.predict.runtime import EXPORTED_MODEL_FILE
 from mnist_pipeline.serve.client import post_images, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,8 @@ DRAWING_SIDE = 128         # the page sends its canvas at this size, as RGBA
 def parse_args(argv=None):
     """The command line as an argparse namespace."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=ROOT / MODEL_FILE, help="Keras model file")
+    parser.add_argument("--model", type=Path, default=ROOT / EXPORTED_MODEL_FILE,
+                        help="model file: the export stage's LiteRT model (default) or a .keras file")
     parser.add_argument("--mnist", type=Path, default=ROOT / RAW_DIR,
                         help="folder with the MNIST IDX .gz files (default: data/raw, from `dvc repro`)")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4],

@@ -3,9 +3,10 @@
 `inference_model(model)` gives the model with the outputs predict.py and the demo server read: its
 probabilities, and for the not-a-digit detector each member's penultimate features and logits (the
 signature mnist_pipeline.predict.runtime.LiteRTClassifier expects). `exported_litert(model, path)` writes
-its float32 export (Keras's LiteRT export: TensorFlow's converter, no quantisation) atomically; `agreement(reference, exported, labels)` compares the two models' probabilities on
-the same images; `export_record(...)` is the content of metrics/export.json, which names the source and
-exported files by SHA-256 (mnist_pipeline.predict.runtime.source_model reads it back).
+its float32 export (Keras's LiteRT export: TensorFlow's converter, no quantisation) atomically;
+`agreement(reference, exported, labels)` compares the two models' probabilities and features on the same
+images; `export_record(...)` is the content of metrics/export.json, which names the source and exported
+files by SHA-256 (mnist_pipeline.predict.runtime.source_model reads it back).
 """
 import contextlib
 import io

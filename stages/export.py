@@ -42,7 +42,8 @@ def main():
             raise ExportError(f"{MODEL_FILE}: its LiteRT export disagrees with it on the test split "
                               f"({checks['argmax_disagreements']} of {len(y_test)} digits differ, max |delta p| "
                               f"{checks['max_abs_delta_p']:.2e}, features {checks['max_relative_delta_features']:.2e}; "
-                              f"allowed: {MAX_DISAGREEMENTS:.1%}, {MAX_ABS_DELTA_P:g} and {MAX_RELATIVE_DELTA_FEATURES:g})")
+                              f"allowed: {MAX_DISAGREEMENTS:.1%}, {MAX_ABS_DELTA_P:g} and "
+                              f"{MAX_RELATIVE_DELTA_FEATURES:g})")
     write_json(EXPORT_METRICS, export_record(MODEL_FILE, EXPORTED_MODEL_FILE, checks))
     print(f"{EXPORTED_MODEL_FILE}: {checks['argmax_disagreements']} of {len(y_test)} test digits differ from "
           f"{MODEL_FILE}, max |delta p| {checks['max_abs_delta_p']:.2e}, test accuracy {checks['test_accuracy']:.4%}")

@@ -1,8 +1,8 @@
 """Tests serve.py's HTTP API (mnist_pipeline/serve/): same answers as predict.py, every refusal, concurrency.
 
-The tests marked slow start one server (a child process on a free port, small limits) on the fast
-recipe's model trained on real MNIST (the `real_mnist_model_file` fixture; they skip without
-../shared/data/mnist) and send it real MNIST test digits drawn as pictures (predict/styles.py).
+The tests marked slow start one server (a child process on a free port, small limits) on the LiteRT
+export of the fast recipe's model trained on real MNIST (the `real_mnist_run` fixture's models/model.tflite;
+they skip without ../shared/data/mnist) and send it real MNIST test digits drawn as pictures (predict/styles.py).
 The others check the batcher, the limits and the model card in-process, without TensorFlow.
 """
 import asyncio
@@ -19,6 +19,7 @@ from PIL import Image
 
 from conftest import REAL_MNIST, ROOT, run
 from mnist_pipeline.paths import EVALUATE_METRICS, MODEL_FILE
+from mnist_pipeline.predict.runtime import EXPORT_METRICS, EXPORTED_MODEL_FILE
 from mnist_pipeline.serve.classify import Batcher
 from mnist_pipeline.serve.client import multipart, post_images, request, start_server, stop_server
 from mnist_pipeline.serve.model_card import describe_model
@@ -53,10 +54,18 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def server(real_mnist_model_file, tmp_path_factory):
+def exported_model_file(real_mnist_run, tmp_path_factory):
+    """The export stage's models/model.tflite of `real_mnist_run`, alone in a folder of its own."""
+    path = tmp_path_factory.mktemp("exported") / "model.tflite"
+    path.write_bytes((real_mnist_run[0] / EXPORTED_MODEL_FILE).read_bytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(exported_model_file, tmp_path_factory):
     """The base URL of a running server with the test LIMITS; stopped after the module's tests."""
     log = (tmp_path_factory.mktemp("serve") / "stderr.txt").open("w")
-    process, url = start_server(real_mnist_model_file, [v for item in LIMITS.items() for v in item], log)
+    process, url = start_server(exported_model_file, [v for item in LIMITS.items() for v in item], log)
     yield url
     stop_server(process)
     log.close()
@@ -118,27 +127,38 @@ def test_model_card_gives_the_test_accuracy_only_for_the_evaluated_model_file(tm
     assert card["sha256"] == hashlib.sha256(b"weights").hexdigest()[:12]
     assert card["test_accuracy"] == 0.9963
 
+    exported = tmp_path / EXPORTED_MODEL_FILE  # the export stage's file carries the score of its source
+    exported.write_bytes(b"exported weights")
+    record = {"source": str(MODEL_FILE), "source_sha256": hashlib.sha256(b"weights").hexdigest(),
+              "exported": str(EXPORTED_MODEL_FILE), "exported_sha256": hashlib.sha256(b"exported weights").hexdigest()}
+    (tmp_path / EXPORT_METRICS).write_text(json.dumps(record))
+    card = describe_model(exported, tmp_path)
+    assert card["sha256"] == hashlib.sha256(b"exported weights").hexdigest()[:12]
+    assert card["test_accuracy"] == 0.9963 and f"of {MODEL_FILE}, which this file exports" in card["accuracy_note"]
+
     model.write_bytes(b"retrained")
-    card = describe_model(model, tmp_path)
-    assert card["test_accuracy"] is None and "another model file" in card["accuracy_note"]
+    for served in model, exported:
+        card = describe_model(served, tmp_path)
+        assert card["test_accuracy"] is None and "another model file" in card["accuracy_note"]
 
 
 # --- a running server
 
 @pytest.mark.slow
-def test_health_names_the_model_and_the_limits(server, real_mnist_model_file):
+def test_health_names_the_model_and_the_limits(server, exported_model_file):
     status, body = request(server + "api/health")
     assert status == 200 and body["status"] == "ok"
-    assert body["model"]["sha256"] == hashlib.sha256(real_mnist_model_file.read_bytes()).hexdigest()[:12]
+    assert body["model"]["sha256"] == hashlib.sha256(exported_model_file.read_bytes()).hexdigest()[:12]
     assert body["limits"] == {"max_request_bytes": 1_000_000, "max_files": 3, "max_pixels": 4_000_000}
 
 
 @pytest.mark.slow
-def test_same_answers_as_predict_py(server, digits, real_mnist_model_file, tmp_path):
+def test_same_answers_as_predict_py(server, digits, exported_model_file, real_mnist_model_file, tmp_path):
     """Pictures sent to the server get predict.py's records, and the probabilities predict.py's functions
-    compute for the same files, to float precision."""
-    from mnist_pipeline.model import load_model, predict_probabilities
+    compute for the same files, to float precision; the Keras model the export was made from agrees."""
+    from mnist_pipeline.model import load_model, predict_probabilities as keras_probabilities
     from mnist_pipeline.predict import cli
+    from mnist_pipeline.predict.runtime import load_classifier, predict_probabilities
 
     chosen = digits[:3]
     paths = []
@@ -148,7 +168,7 @@ def test_same_answers_as_predict_py(server, digits, real_mnist_model_file, tmp_p
     status, served = post_images(server + "api/predict?details=1", [(name, data) for name, data, _ in chosen])
     assert status == 200
 
-    printed = json.loads(run([sys.executable, "predict.py", "--format", "json", "--model", real_mnist_model_file,
+    printed = json.loads(run([sys.executable, "predict.py", "--format", "json", "--model", exported_model_file,
                               *paths], cwd=ROOT).stdout)
     assert [row["file"] for row in printed] == [str(path) for path in paths]
     assert [row["file"] for row in served] == [name for name, _, _ in chosen]
@@ -156,9 +176,12 @@ def test_same_answers_as_predict_py(server, digits, real_mnist_model_file, tmp_p
         assert {k: v for k, v in row.items() if k not in ("file", "probabilities", "input_28x28")} == \
             {k: v for k, v in expected.items() if k != "file"}
     kept, inputs = cli.prepare_all(paths, lambda path, problem: pytest.fail(f"{path}: {problem}"))
-    probabilities = predict_probabilities(load_model(real_mnist_model_file), inputs[..., np.newaxis], cli.BATCH_SIZE,
-                                          cli.default_shift_px())
+    shift_px = cli.default_shift_px()
+    probabilities = predict_probabilities(load_classifier(exported_model_file), inputs[..., np.newaxis],
+                                          cli.BATCH_SIZE, shift_px)
     np.testing.assert_allclose([row["probabilities"] for row in served], probabilities, rtol=0, atol=1e-6)
+    keras = keras_probabilities(load_model(real_mnist_model_file), inputs[..., np.newaxis], cli.BATCH_SIZE, shift_px)
+    np.testing.assert_allclose(probabilities, keras, rtol=0, atol=1e-5)
     np.testing.assert_array_equal([row["input_28x28"] for row in served],
                                   np.round(inputs * 255).astype(np.uint8).reshape(len(paths), -1))
 

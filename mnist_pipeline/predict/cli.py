@@ -1,6 +1,6 @@
-"""The predict command line: classifies pictures of handwritten digits with the pipeline's Keras model.
+"""The predict command line: classifies pictures of handwritten digits with the pipeline's model.
 
-    python predict.py PATH [PATH ...] [--model models/model.keras] [--format table|json|csv]
+    python predict.py PATH [PATH ...] [--model models/model.tflite] [--format table|json|csv]
                       [--shift-px N] [--save-preprocessed DIR]
 
 Reads image files (PNG, JPEG, BMP, GIF, WebP, TIFF) and folders (searched recursively for those
@@ -19,21 +19,22 @@ file or preview folder.
 import argparse
 import os
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from mnist_pipeline.calibration import CalibrationError, apply_temperature, model_calibration
-from mnist_pipeline.files import InputError, OutputError, open_input
+from mnist_pipeline.files import InputError, OutputError
 from mnist_pipeline.params import PARAMS_FILE, ParamsError, load_params
-from mnist_pipeline.paths import MODEL_FILE
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import FORMATTERS, is_preview_folder, preview_folder, results, save_preprocessed
 from mnist_pipeline.predict.prepare import prepare_image
+from mnist_pipeline.predict.runtime import (EXPORTED_MODEL_FILE, load_classifier, model_format, predict_probabilities,
+                                            source_model)
+from mnist_pipeline.stage import PipelineError
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = ROOT / MODEL_FILE
+DEFAULT_MODEL = ROOT / EXPORTED_MODEL_FILE
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 BATCH_SIZE = 256
 
@@ -43,7 +44,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="predict.py", description="Classify pictures of handwritten digits.")
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files and/or folders")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help=f"Keras model file (default: {MODEL_FILE} in the repository)")
+                        help=f"model file: the export stage's LiteRT model or a .keras file (default: "
+                             f"{EXPORTED_MODEL_FILE} in the repository)")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     parser.add_argument("--shift-px", type=int, choices=range(5), metavar="N",
                         help="test-time augmentation: also predict copies shifted N px (0-4; default: "
@@ -114,35 +116,32 @@ def default_unsure_below():
 
 
 def load_calibration(model_file):
-    """The model file's Calibration; a damaged calibration.json beside it ends the program with one line, status 2."""
+    """The model file's Calibration (for an export, that of the Keras file it was exported from, when the export
+    stage's record says so: runtime.source_model); a damaged calibration.json ends the program with one line,
+    status 2."""
     try:
-        return model_calibration(model_file, default_unsure_below)
+        return model_calibration(source_model(model_file, ROOT), default_unsure_below)
     except (CalibrationError, InputError) as err:
         fail(err)
 
 
 def check_model_file(path):
-    """Ends the program with one line and status 2 unless `path` is a non-empty regular file in zip format
-    (as .keras files are); checked before any work and before TensorFlow is imported (which takes seconds)."""
+    """Ends the program with one line and status 2 unless `path` is a non-empty regular file holding a LiteRT
+    or Keras model (by its first bytes); checked before any work and before the model is loaded."""
     try:
-        with open_input(path, missing_hint="run `dvc repro` to train one") as file:
-            if not zipfile.is_zipfile(file):
-                fail(f"{path}: not a Keras model (.keras files are zip archives)")
-    except InputError as err:
-        fail(str(err))
+        model_format(path)
+    except PipelineError as err:
+        fail(err)
 
 
 def load_model(path):
-    """The Keras model at `path`. TensorFlow is imported only now (see tf_runtime); a
-    missing or unusable file ends the program with a one-line error and exit status 2."""
-    from mnist_pipeline.tf_runtime import stderr_discarded
-    from mnist_pipeline.model import ModelFileError, load_model as load_checked_model
-    with stderr_discarded():  # Keras's warnings while it reads the file would bury the one-line errors
-        try:
-            return load_checked_model(path)
-        except ModelFileError as err:
-            failure = err
-    fail(failure)
+    """The classifier of the model file at `path` (predict/runtime.py: a LiteRT export runs without TensorFlow,
+    a .keras file on Keras); classify(batch) gives probabilities, classify.heads(images) what the not-a-digit
+    detector reads. A missing or unusable file ends the program with a one-line error and exit status 2."""
+    try:
+        return load_classifier(path)
+    except PipelineError as err:
+        fail(err)
 
 
 def fail(message):
@@ -170,7 +169,6 @@ def main(argv=None):
         fail(err)
     if paths:
         model = load_model(args.model)
-        from mnist_pipeline.model import predict_probabilities  # TensorFlow is loaded by now
         probabilities = apply_temperature(predict_probabilities(model, inputs[..., np.newaxis], BATCH_SIZE, shift_px),
                                           calibration.temperature)
         sys.stdout.write(FORMATTERS[args.format](results(paths, probabilities, calibration)))

@@ -36,12 +36,14 @@ class ClassifierFileError(PipelineError, ValueError):
 
 def model_format(path):
     """"litert" or "keras" by the file's first bytes; ClassifierFileError (or files.InputError) otherwise."""
-    with open_input(path, missing_hint="run `dvc repro` to make one") as file:
+    with open_input(path, missing_hint="run `dvc repro` to train one") as file:
         if zipfile.is_zipfile(file):
             return "keras"
         file.seek(0)
         if file.read(8)[4:8] == LITERT_IDENTIFIER:
             return "litert"
+    if Path(path).suffix == ".keras":
+        raise ClassifierFileError(f"{path}: not a Keras model (.keras files are zip archives)")
     raise ClassifierFileError(f"{path}: not a model: expected a LiteRT flatbuffer (.tflite, from the export stage) "
                               "or a Keras zip archive (.keras)")
 

@@ -20,6 +20,7 @@ from mnist_pipeline.predict.cli import BATCH_SIZE
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import results
 from mnist_pipeline.predict.prepare import prepare_image
+from mnist_pipeline.predict.runtime import predict_probabilities
 from mnist_pipeline.serve.uploads import RequestError
 
 
@@ -58,12 +59,11 @@ def records(names, probabilities, inputs, details, calibration):
     return rows
 
 
-def model_runner(model, shift_px, temperature):
-    """run(batch): the (N, 10) calibrated probabilities of (N, 28, 28) inputs, computed as predict.py computes them."""
-    from mnist_pipeline.model import predict_probabilities
-
-    return lambda batch: apply_temperature(predict_probabilities(model, batch[..., np.newaxis], BATCH_SIZE, shift_px),
-                                           temperature)
+def model_runner(classify, shift_px, temperature):
+    """run(batch): the (N, 10) calibrated probabilities of (N, 28, 28) inputs, computed as predict.py computes them
+    (`classify`: predict.py's classifier, predict/runtime.py)."""
+    return lambda batch: apply_temperature(predict_probabilities(classify, batch[..., np.newaxis], BATCH_SIZE,
+                                                                 shift_px), temperature)
 
 
 class Batcher:

@@ -1,6 +1,6 @@
 """The serve command line: the drawing page and HTTP API on the pipeline's model, on this machine.
 
-    python serve.py [--model models/model.keras] [--host 127.0.0.1] [--port 8000] [--shift-px N]
+    python serve.py [--model models/model.tflite] [--host 127.0.0.1] [--port 8000] [--shift-px N]
                     [--max-request-bytes B] [--max-files N] [--max-pixels P]
 
 Loads the model and the calibration.json beside it once (as predict.py does: a missing or unusable
@@ -25,7 +25,8 @@ def parse_args(argv):
     defaults = Limits()
     parser = argparse.ArgumentParser(prog="serve.py", description="Draw a digit in the browser; an HTTP API "
                                      "on the trained model.")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="Keras model file (default: %(default)s)")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the export stage's LiteRT model (no "
+                        "TensorFlow: starts in about a second) or a .keras file (default: %(default)s)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; "
                         "0.0.0.0 lets other machines in, e.g. a phone on the same network)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
