@@ -1,0 +1,104 @@
+"""An interrupted `dvc repro` loses nothing: outputs are `persist` in dvc.yaml (DVC leaves them in place) and each
+stage builds its new outputs beside the old ones and swaps them in at the end (files.atomic_directory,
+tracking.finish).
+
+After a successful `dvc repro` of a tiny pipeline, a change makes one stage rerun, and `dvc repro` is interrupted
+while that stage writes its outputs: the test hook tests/pause_hook/sitecustomize.py holds the stage at its first
+write into its staging folder, then the test sends SIGINT to dvc's process group (what Ctrl-C in a terminal does;
+DVC itself ignores SIGINT while a stage runs) and, in a second try, SIGKILL to the group. Every output in dvc.lock
+must be byte for byte as it was, `dvc status` must report the stage, and a plain `dvc repro` must then finish with
+`dvc status` clean and no staging folder left.
+"""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import dvc, make_pipeline_copy, update_params
+
+pytestmark = pytest.mark.slow
+
+HOOK = Path(__file__).parent / "pause_hook"
+# stage: (a params change that makes it rerun, the staging path it writes into first)
+CHANGES = {
+    "download": ({"dataset": {"mirrors": ["http://127.0.0.1:9/moved/"]}}, "data/.raw.new/"),
+    "preprocess": ({"preprocess": {"seed": 7}}, "data/.prepared.new/"),
+    "train": ({"train": {"learning_rate": 0.002}}, "metrics/.train.live/"),  # after the first epoch is logged
+    "visualize": ({"visualize": {"dpi": 60}}, "plots/.figures.new/"),
+}
+STAGING = ("**/.*.new", "**/.*.live")
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """A tiny pipeline after one successful `dvc repro`, shared by the tests below (each leaves it reproduced)."""
+    repo, env = make_pipeline_copy(tmp_path_factory.mktemp("interrupted"))
+    dvc("repro", cwd=repo, env=env)
+    return repo, env
+
+
+def committed_outputs(repo):
+    """{path: sha256} of every file under every output dvc.lock records."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    digests = {}
+    for stage in lock["stages"].values():
+        for out in stage.get("outs", []):
+            path = repo / out["path"]
+            for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+                if file.is_file():
+                    digests[str(file.relative_to(repo))] = hashlib.sha256(file.read_bytes()).hexdigest()
+    return digests
+
+
+def changed_stages(repo, env):
+    return set(json.loads(dvc("status", "--json", cwd=repo, env=env).stdout))
+
+
+def interrupted_repro(repo, env, staging, signum, tmp_path):
+    """Starts `dvc repro`, waits until a stage first writes into `staging`, sends `signum` to dvc's process group
+    and returns dvc's exit status."""
+    marker = tmp_path / f"paused-{signum}"
+    hooked = {**env, "PYTHONPATH": f"{HOOK}{os.pathsep}{env['PYTHONPATH']}", "PAUSE_AT_PATH": staging,
+              "PAUSE_MARKER": str(marker)}
+    with open(tmp_path / f"repro-{signum}.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=hooked, stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 300
+            while not marker.exists():
+                assert process.poll() is None, (tmp_path / f"repro-{signum}.log").read_text()
+                assert time.monotonic() < deadline, f"no stage wrote into {staging}"
+                time.sleep(0.05)
+            os.killpg(process.pid, signum)
+            return process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.mark.parametrize("stage", CHANGES)  # in pipeline order: each test starts from the last one's outputs
+def test_interrupted_repro_keeps_every_committed_output(reproduced, stage, tmp_path):
+    repo, env = reproduced
+    assert changed_stages(repo, env) == set()
+    before, lock = committed_outputs(repo), (repo / "dvc.lock").read_bytes()
+    change, staging = CHANGES[stage]
+    update_params(repo / "params.yaml", change)
+
+    for signum in (signal.SIGINT, signal.SIGKILL):
+        status = interrupted_repro(repo, env, staging, signum, tmp_path)
+        assert status != 0, signum
+        assert committed_outputs(repo) == before, signum
+        assert (repo / "dvc.lock").read_bytes() == lock, signum
+        assert stage in changed_stages(repo, env), signum
+
+    dvc("repro", cwd=repo, env=env)
+    assert changed_stages(repo, env) == set()
+    assert not [p for pattern in STAGING for p in repo.glob(pattern)]  # what the kill left is cleared
