@@ -4,8 +4,7 @@ conv blocks (3x3 conv [+ BatchNorm] + activation, repeated; 2x2 max-pool) → fl
 dense → dropout → softmax. Every layer is named so summaries, reports and filters read well.
 Predictions may average over shifted copies of each image (test-time augmentation).
 """
-import numpy as np
-
+from mnist_pipeline import shifts
 from mnist_pipeline.stage import PipelineError
 from mnist_pipeline.tf_runtime import keras
 
@@ -84,34 +83,11 @@ def load_model(path, num_classes=10):
     return model
 
 
-def shift_images(images, dx, dy):
-    """`images` (N, H, W[, C]) moved dx pixels right and dy pixels down; vacated pixels are 0."""
-    out = np.zeros_like(images)
-    h, w = images.shape[1:3]
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        images[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
-    return out
-
-
-def shifted_views(images, shift_px):
-    """The images, plus (when shift_px > 0) copies moved shift_px pixels right, left, down and up.
-
-    Averaging a model's predictions over these views is test-time augmentation: a digit drawn a
-    little off-centre gets the votes of the copies that move it back.
-    """
-    if shift_px == 0:
-        return [images]
-    return [images] + [shift_images(images, dx, dy) for dx, dy in
-                       ((shift_px, 0), (-shift_px, 0), (0, shift_px), (0, -shift_px))]
-
-
 def predict_probabilities(model, images, batch_size, shift_px=0):
-    """Softmax outputs (N, classes) for (N, 28, 28, 1) images, averaged over `shifted_views`.
+    """Softmax outputs (N, classes) for (N, 28, 28, 1) images, averaged over shifts.shifted_views.
 
     Each view goes through the model `batch_size` images at a time with predict_on_batch: the same
     compiled step and batches as model.predict, without the input pipeline model.predict builds on
     every call (about 200 ms, which would dominate one picture in predict.py or the demo server).
     """
-    return np.mean([np.concatenate([model.predict_on_batch(view[start:start + batch_size])
-                                    for start in range(0, len(view), batch_size)])
-                    for view in shifted_views(images, shift_px)], axis=0)
+    return shifts.predict_probabilities(model.predict_on_batch, images, batch_size, shift_px)

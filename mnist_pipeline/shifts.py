@@ -1,10 +1,9 @@
-"""Test-time shifts of 28x28 inputs in NumPy alone, for the classifiers that run without TensorFlow.
+"""Test-time shifts of 28x28 inputs, in NumPy alone (no TensorFlow), for every classifier.
 
 `shifted_views(images, shift_px)` gives the images and, when shift_px > 0, copies moved shift_px
-pixels right, left, down and up (vacated pixels 0); averaging a model's outputs over them is the
-test-time augmentation of the evaluate stage. The arithmetic is that of mnist_pipeline.model's
-functions of the same names (tests/test_export.py checks they agree); model.py keeps its own copy
-only because the train stage's code is frozen while the real model trains.
+pixels right, left, down and up (vacated pixels 0); `predict_probabilities(classify, ...)` averages a
+classifier's outputs over them: the test-time augmentation of the evaluate stage, predict.py and the
+demo server (a Keras model through mnist_pipeline.model, a LiteRT export through predict/runtime.py).
 """
 import numpy as np
 
@@ -24,3 +23,11 @@ def shifted_views(images, shift_px):
         return [images]
     return [images] + [shift_images(images, dx, dy) for dx, dy in
                        ((shift_px, 0), (-shift_px, 0), (0, shift_px), (0, -shift_px))]
+
+
+def predict_probabilities(classify, images, batch_size, shift_px=0):
+    """Probabilities (N, classes) of (N, 28, 28, 1) images from classify(batch), `batch_size` images at a time,
+    averaged over `shifted_views`."""
+    return np.mean([np.concatenate([classify(view[start:start + batch_size])
+                                    for start in range(0, len(view), batch_size)])
+                    for view in shifted_views(images, shift_px)], axis=0)

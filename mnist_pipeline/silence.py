@@ -2,8 +2,7 @@
 
 `stderr_discarded()` points descriptor 2 at /dev/null for a block and restores it afterwards, so
 start-up lines of C++ code (LiteRT's "Created TensorFlow Lite XNNPACK delegate", TensorFlow's
-device logs) do not bury the one-line errors. mnist_pipeline.tf_runtime holds the same function for
-TensorFlow's import; it can take this one once the train stage's code is no longer frozen.
+device logs) do not bury the one-line errors; mnist_pipeline.tf_runtime uses it while TensorFlow loads.
 """
 import contextlib
 import os

@@ -9,21 +9,8 @@ Python exceptions raised while importing still print as usual.
 """
 import contextlib
 import os
-import sys
 
-
-@contextlib.contextmanager
-def stderr_discarded():
-    """Points file descriptor 2 at /dev/null for the duration, then restores it."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+from mnist_pipeline.silence import stderr_discarded
 
 
 quiet = "TF_CPP_MIN_LOG_LEVEL" not in os.environ

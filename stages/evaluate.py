@@ -2,7 +2,7 @@
 
 Reads models/model.keras, its temperature models/calibration.json (the calibrate stage), data/prepared/
 {x,y}_test.npy and params `dataset.class_names`, `evaluate` (batch size; the test-time shift: predictions are
-averaged over each image and copies of it shifted that many pixels, see mnist_pipeline.model.shifted_views) and
+averaged over each image and copies of it shifted that many pixels, see mnist_pipeline.shifts.shifted_views) and
 `confidence.bins`. Writes two DVCLive summaries (mnist_pipeline.tracking): metrics/evaluate/metrics.json (test
 loss and accuracy, macro precision, recall and F1, per-class accuracy, misclassified count, the temperature and
 the expected calibration error before and after it) and metrics/evaluate_speed/metrics.json (images per

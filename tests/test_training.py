@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from mnist_pipeline import ensemble, inputs, training
-from mnist_pipeline.model import ModelFileError, build_model, load_model, predict_probabilities, shifted_views
+from mnist_pipeline.model import ModelFileError, build_model, load_model, predict_probabilities
+from mnist_pipeline.shifts import shifted_views
 from mnist_pipeline.schema import Augment, Model, Train
 
 MODEL = Model.model_validate({"conv_blocks": [{"filters": 8, "convs": 2}, {"filters": 16, "convs": 1}],

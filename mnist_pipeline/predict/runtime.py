@@ -5,8 +5,8 @@ models/model.tflite) runs on ai-edge-litert's interpreter, which loads in millis
 TensorFlow; a Keras zip archive (.keras) loads with Keras, importing TensorFlow (seconds).
 `load_classifier(path)` returns classify(batch), (N, 28, 28, 1) float32 -> (N, 10) probabilities, whose
 `heads(images)` also gives the penultimate features and logits the not-a-digit detector reads;
-`predict_probabilities(classify, images, batch_size, shift_px)` averages it over test-time shifts
-as the evaluate stage does. `source_model(path, root)` names the Keras file an export was made
+mnist_pipeline.shifts.predict_probabilities(classify, images, batch_size, shift_px) averages it
+over test-time shifts as the evaluate stage does. `source_model(path, root)` names the Keras file an export was made
 from, as the export stage's record (metrics/export.json) says, so that its calibration and test
 accuracy apply to the export. A missing or unusable file is a ClassifierFileError (one line).
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 from mnist_pipeline.calibration import file_sha256
 from mnist_pipeline.files import open_input
-from mnist_pipeline.shifts import shifted_views
+from mnist_pipeline.shifts import predict_probabilities  # noqa: F401 (predict.py's and the server's)
 from mnist_pipeline.silence import stderr_discarded
 from mnist_pipeline.stage import PipelineError
 
@@ -107,14 +107,6 @@ class LiteRTClassifier:
         joined = {name: np.concatenate([out[name] for out in runs]) for name in OUTPUTS}
         return (joined["features"].astype(np.float64), joined["logits"].transpose(1, 0, 2).astype(np.float64),
                 joined["probabilities"])
-
-
-def predict_probabilities(classify, images, batch_size, shift_px=0):
-    """Probabilities (N, 10) of (N, 28, 28, 1) images, `batch_size` at a time, averaged over `shifted_views`
-    (the arithmetic of mnist_pipeline.model.predict_probabilities, for any classifier)."""
-    return np.mean([np.concatenate([classify(view[start:start + batch_size])
-                                    for start in range(0, len(view), batch_size)])
-                    for view in shifted_views(images, shift_px)], axis=0)
 
 
 def source_model(path, root):
