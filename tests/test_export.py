@@ -52,15 +52,6 @@ def images():
     return (rng.random((50, 28, 28, 1)) ** 8).astype(np.float32)
 
 
-def test_shifted_views_are_model_py_s(images):
-    from mnist_pipeline import model, shifts
-
-    for shift_px in range(5):
-        for ours, theirs in zip(shifts.shifted_views(images, shift_px), model.shifted_views(images, shift_px),
-                                strict=True):
-            np.testing.assert_array_equal(ours, theirs)
-
-
 @pytest.mark.parametrize("shift_px", [0, 2])
 def test_the_export_answers_as_the_keras_model(tiny, images, shift_px):
     from mnist_pipeline.model import load_model, predict_probabilities as keras_probabilities

@@ -186,7 +186,7 @@ def test_cli_model_errors(drawings, tmp_path):
 @pytest.mark.slow
 def test_cli_averages_over_the_test_time_shifts_of_params(drawings, model_file, model):
     """By default predict.py predicts like the evaluate stage: averaged over evaluate.test_time_shift_px."""
-    from mnist_pipeline.model import shifted_views
+    from mnist_pipeline.shifts import shifted_views
     _, paths, _ = drawings
 
     def top3(*options):
