@@ -1,8 +1,8 @@
 """Tests serve.py's HTTP API (mnist_pipeline/serve/): same answers as predict.py, every refusal, concurrency.
 
 The tests marked slow start one server (a child process on a free port, small limits) on the LiteRT
-export of the fast recipe's model trained on real MNIST (the `real_mnist_run` fixture's models/model.tflite;
-they skip without ../shared/data/mnist) and send it real MNIST test digits drawn as pictures (predict/styles.py).
+export (as the export stage makes it) of the fast recipe's model trained on real MNIST (the
+`real_mnist_model_file` fixture; they skip without ../shared/data/mnist) and send it real MNIST test digits drawn as pictures (predict/styles.py).
 The others check the batcher, the limits and the model card in-process, without TensorFlow.
 """
 import asyncio
@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from conftest import REAL_MNIST, ROOT, run
+from test_export import export
 from mnist_pipeline.paths import EVALUATE_METRICS, MODEL_FILE
 from mnist_pipeline.predict.runtime import EXPORT_METRICS, EXPORTED_MODEL_FILE
 from mnist_pipeline.serve.classify import Batcher
@@ -54,11 +55,11 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def exported_model_file(real_mnist_run, tmp_path_factory):
-    """The export stage's models/model.tflite of `real_mnist_run`, alone in a folder of its own."""
-    path = tmp_path_factory.mktemp("exported") / "model.tflite"
-    path.write_bytes((real_mnist_run[0] / EXPORTED_MODEL_FILE).read_bytes())
-    return path
+def exported_model_file(real_mnist_model_file, tmp_path_factory):
+    """The LiteRT export of `real_mnist_model_file`, made as the export stage makes it, in a folder of its own."""
+    from mnist_pipeline.model import load_model
+
+    return export(load_model(real_mnist_model_file), tmp_path_factory.mktemp("exported") / "model.tflite")
 
 
 @pytest.fixture(scope="module")
