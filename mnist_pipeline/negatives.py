@@ -135,19 +135,3 @@ def read_fashion(path):
     """Fashion-MNIST's images in the IDX file at `path` as float32 (N, 28, 28, 1) in [0, 1]."""
     return normalise(read_images(path))
 
-
-def prepared(kind, count, rng, digits=None):
-    """(inputs float32 (count, 28, 28), digit pieces (count,), blank (count,) bool) of `count` pictures of `kind`
-    passed through predict's preparation, as predict.py sees them; a picture without ink is blank (all zero)."""
-    from mnist_pipeline.predict.decode import ImageError
-    from mnist_pipeline.predict.pieces import digit_pieces
-    from mnist_pipeline.predict.prepare import prepare_image
-    inputs = np.zeros((count, 28, 28), dtype=np.float32)
-    pieces, blank = np.zeros(count, dtype=int), np.zeros(count, dtype=bool)
-    for i, picture in enumerate(render(kind, count, rng, digits)):
-        try:
-            inputs[i] = prepare_image(picture)
-            pieces[i] = digit_pieces(picture)
-        except ImageError:
-            blank[i] = True
-    return inputs, pieces, blank

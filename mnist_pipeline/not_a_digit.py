@@ -7,7 +7,7 @@ shared by the classes (Lee et al., 2018), both fitted on the train split. `outpu
 gives the features, logits and probabilities (of every member, concatenated, for an ensemble);
 `fit_classes` the class means and the shared precision matrix; `threshold` the score level that
 rejects a given share of validation digits. `save_detector` / `load_detector` write and read the
-detector beside the model: DETECTOR_JSON (method, threshold, reject rate) and DETECTOR_ARRAYS (.npz:
+detector beside the model: DETECTOR_JSON (method, threshold, reject rate, the model file's SHA-256) and DETECTOR_ARRAYS (.npz:
 class means, precision); a missing or malformed file gives DetectorFileError, one line.
 """
 import json
@@ -84,22 +84,24 @@ def threshold(validation_scores, reject_rate):
     return float(np.quantile(validation_scores, 1 - reject_rate))
 
 
-def save_detector(directory, method, level, reject_rate, means, precision):
-    """Writes DETECTOR_JSON and DETECTOR_ARRAYS (their names) into `directory`, each atomically."""
+def save_detector(directory, method, level, reject_rate, means, precision, model_sha256):
+    """Writes DETECTOR_JSON and DETECTOR_ARRAYS (their names) into `directory`, each atomically, for the model file
+    whose SHA-256 is `model_sha256`."""
     directory = Path(directory)
     with atomic_path(directory / DETECTOR_ARRAYS.name) as tmp, open(tmp, "wb") as out:
         np.savez(out, means=means, precision=precision)
     write_json(directory / DETECTOR_JSON.name, {"method": method, "threshold": level, "reject_rate": reject_rate,
-                                                "arrays": DETECTOR_ARRAYS.name})
+                                                "arrays": DETECTOR_ARRAYS.name, "model_sha256": model_sha256})
 
 
 def load_detector(json_path):
-    """{method, threshold, reject_rate, means, precision} from the detector files; DetectorFileError, one line."""
+    """{method, threshold, reject_rate, model_sha256, means, precision} from the detector files; DetectorFileError,
+    one line."""
     json_path = Path(json_path)
     try:
         with open_input(json_path, "run `dvc repro` to fit it") as file:
             spec = json.loads(file.read())
-        method, level = spec["method"], float(spec["threshold"])
+        method, level, model_sha256 = spec["method"], float(spec["threshold"]), str(spec["model_sha256"])
         if method not in METHODS or not np.isfinite(level):
             raise ValueError(f"method {method!r} with threshold {level}")
         arrays_path = json_path.parent / spec["arrays"]
@@ -112,5 +114,5 @@ def load_detector(json_path):
     if means.ndim != 2 or precision.shape != (means.shape[1],) * 2:
         raise DetectorFileError(f"{arrays_path}: class means {means.shape} and precision {precision.shape} "
                                 "do not fit; expected (C, F) and (F, F)")
-    return {"method": method, "threshold": level, "reject_rate": spec.get("reject_rate"),
+    return {"method": method, "threshold": level, "reject_rate": spec.get("reject_rate"), "model_sha256": model_sha256,
             "means": means, "precision": precision}

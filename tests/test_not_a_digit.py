@@ -9,6 +9,7 @@ from mnist_pipeline import negatives
 from mnist_pipeline.not_a_digit import (DetectorFileError, fit_classes, load_detector, save_detector, scores,
                                         threshold)
 from mnist_pipeline.predict.pieces import array_pieces, digit_pieces
+from stages.not_a_digit import prepared_negatives
 
 
 def clusters(rng, n, centres, spread=1.0):
@@ -53,13 +54,14 @@ def test_softmax_and_energy_scores_rank_a_flat_output_above_a_confident_one():
 @pytest.fixture
 def detector_files(tmp_path):
     rng = np.random.default_rng(2)
-    save_detector(tmp_path, "mahalanobis", 42.5, 0.005, rng.normal(size=(10, 8)), np.eye(8))
+    save_detector(tmp_path, "mahalanobis", 42.5, 0.005, rng.normal(size=(10, 8)), np.eye(8), "ab" * 32)
     return tmp_path / "not_a_digit.json", tmp_path / "not_a_digit.npz"
 
 
 def test_detector_files_round_trip(detector_files):
     detector = load_detector(detector_files[0])
     assert (detector["method"], detector["threshold"], detector["reject_rate"]) == ("mahalanobis", 42.5, 0.005)
+    assert detector["model_sha256"] == "ab" * 32
     assert detector["means"].shape == (10, 8) and np.array_equal(detector["precision"], np.eye(8))
 
 
@@ -67,7 +69,9 @@ def test_detector_files_round_trip(detector_files):
     (lambda j, a: j.unlink(), "not found; run `dvc repro`"),
     (lambda j, a: a.unlink(), "not_a_digit.npz: not found"),
     (lambda j, a: j.write_text("{not json"), "not a not-a-digit detector (JSONDecodeError"),
-    (lambda j, a: j.write_text(json.dumps({"method": "guess", "threshold": 1, "arrays": a.name})), "'guess'"),
+    (lambda j, a: j.write_text(json.dumps({"method": "guess", "threshold": 1, "arrays": a.name, "model_sha256": ""})),
+     "'guess'"),
+    (lambda j, a: j.write_text(json.dumps({"method": "msp", "threshold": 1, "arrays": a.name})), "KeyError: 'model_sha256'"),
     (lambda j, a: j.write_text("[1, 2]"), "not a not-a-digit detector"),
     (lambda j, a: a.write_bytes(b"PK\x03\x04 not a zip"), "not a not-a-digit detector"),
     (lambda j, a: np.savez(a, means=np.zeros((10, 8)), precision=np.eye(3)), "do not fit"),
@@ -105,7 +109,7 @@ def test_pictures_of_several_mnist_digits_mostly_have_that_many_pieces_and_one_d
 
 def test_every_kind_of_negative_renders_and_is_prepared(digits):
     for kind in negatives.KINDS:
-        inputs, pieces, blank = negatives.prepared(kind, 3, np.random.default_rng(4), digits[0])
+        inputs, pieces, blank = prepared_negatives(kind, 3, np.random.default_rng(4), digits[0])
         assert inputs.shape == (3, 28, 28) and inputs.dtype == np.float32, kind
         assert np.all((inputs.max(axis=(1, 2)) > 0) | blank), kind
         assert 0 <= inputs.min() and inputs.max() <= 1, kind

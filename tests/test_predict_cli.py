@@ -155,17 +155,22 @@ def test_cli_table_and_csv(drawings, model_file):
     folder, paths, labels = drawings
     table = run_cli(*paths[:3], "--model", model_file)
     assert table.returncode == 0 and "error" not in table.stderr
-    header, *lines, note = table.stdout.splitlines()  # the model_file fixture has no calibration.json beside it
-    assert header.split() == ["file", "digit", "confidence", "unsure", "top", "3"] and len(lines) == 3
+    # the model_file fixture has no calibration.json and no not_a_digit.json beside it
+    header, *lines, unchecked, note = table.stdout.splitlines()
+    assert header.split() == ["file", "digit", "confidence", "unsure", "not", "a", "digit", "top", "3"]
+    assert len(lines) == 3 and unchecked.startswith("(not a digit ?: not checked")
     assert note.startswith("(confidence uncalibrated")
     digit_column = header.index("digit") + len("digit")
     for line, path in zip(lines, paths):
         assert line.startswith(str(path)) and line[:digit_column].rstrip()[-1].isdigit()
-        assert len(line.split()) == 7 and line.split()[2].endswith("%") and line.split()[3] in ("yes", "no")
+        assert len(line.split()) == 8 and line.split()[2].endswith("%") and line.split()[3] in ("yes", "no")
+        assert line.split()[4] == "?"
     rows = list(csv.DictReader(io.StringIO(run_cli(folder, "--model", model_file, "--format", "csv").stdout)))
     assert [r["file"] for r in rows] == [str(p) for p in paths]
     assert list(rows[0]) == ["file", "digit", "confidence", "unsure", "calibrated", "digit_2", "probability_2",
-                             "digit_3", "probability_3"]
+                             "digit_3", "probability_3", "not_a_digit", "not_a_digit_score",
+                             "not_a_digit_threshold", "digit_pieces"]
+    assert all(r["not_a_digit"] == "" and r["digit_pieces"] == "1" for r in rows)
     assert np.mean([int(r["digit"]) for r in rows] == labels) >= 11 / 12
     assert all(float(r["confidence"]) >= float(r["probability_2"]) >= float(r["probability_3"]) for r in rows)
 

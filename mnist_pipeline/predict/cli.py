@@ -9,6 +9,9 @@ unsure and the top 3 on stdout. The confidence is calibrated with the temperatur
 beside the model file (the calibrate stage); without one fitted for that file it is the model's own,
 and the output says "uncalibrated" (mnist_pipeline.calibration.model_calibration). Like the evaluate stage, it averages the model's outputs for each image and for copies
 shifted by `evaluate.test_time_shift_px` of params.yaml (--shift-px overrides; 0 turns it off).
+Each picture also gets `not_a_digit` (probably not one digit: a letter, a drawing, several digits), its
+score and threshold, from not_a_digit.json beside the model file (the not_a_digit stage; without one, not
+checked) and the digit pieces found side by side (mnist_pipeline.predict.rejection).
 Each unusable file gets one line `error: <file>: <problem>` on stderr while the others are still
 classified. --save-preprocessed DIR writes `<stem>_28x28.png` (what the model saw) and
 `<stem>_preview.png` (the original beside it) per image, never over an existing file; folder
@@ -25,13 +28,16 @@ import numpy as np
 
 from mnist_pipeline.calibration import CalibrationError, apply_temperature, model_calibration
 from mnist_pipeline.files import InputError, OutputError
+from mnist_pipeline.not_a_digit import DetectorFileError
 from mnist_pipeline.params import PARAMS_FILE, ParamsError, load_params
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import FORMATTERS, is_preview_folder, preview_folder, results, save_preprocessed
+from mnist_pipeline.predict.pieces import digit_pieces
 from mnist_pipeline.predict.prepare import prepare_image
 from mnist_pipeline.predict.runtime import (EXPORTED_MODEL_FILE, load_classifier, model_format, predict_probabilities,
                                             source_model)
 from mnist_pipeline.stage import PipelineError
+from mnist_pipeline.predict.rejection import judge, read_detector
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = ROOT / EXPORTED_MODEL_FILE
@@ -81,9 +87,10 @@ def images_under(folder):
         yield from (Path(top, name) for name in names if Path(name).suffix.lower() in IMAGE_SUFFIXES)
 
 
-def prepare_all(paths, report, save_dir=None):
+def prepare_all(paths, report, save_dir=None, pieces=None):
     """(paths, inputs (N, 28, 28) float32) of the usable images; calls report(path, problem) for each
-    file that cannot be used and, with save_dir, saves each input and its preview there."""
+    file that cannot be used and, with save_dir, saves each input and its preview there. With a list
+    `pieces`, appends the digit-sized pieces side by side in each usable image (predict/pieces.py)."""
     kept, inputs = [], []
     for path in paths:
         try:
@@ -94,6 +101,8 @@ def prepare_all(paths, report, save_dir=None):
             continue
         kept.append(path)
         inputs.append(digit)
+        if pieces is not None:
+            pieces.append(digit_pieces(image))
         if save_dir is not None:
             save_preprocessed(save_dir, path.stem, image, digit)
     return kept, np.array(inputs, dtype=np.float32).reshape(-1, 28, 28)
@@ -122,6 +131,15 @@ def load_calibration(model_file):
     try:
         return model_calibration(source_model(model_file, ROOT), default_unsure_below)
     except (CalibrationError, InputError) as err:
+        fail(err)
+
+
+def load_not_a_digit_detector(model_file):
+    """The not-a-digit detector fitted for the model file (None without one); a damaged one ends the program with
+    one line, status 2."""
+    try:
+        return read_detector(model_file)
+    except DetectorFileError as err:
         fail(err)
 
 
@@ -161,15 +179,19 @@ def main(argv=None):
 
     check_model_file(args.model)
     calibration = load_calibration(args.model)
+    detector, pieces = load_not_a_digit_detector(args.model), []
     try:
         save_dir = None if args.save_preprocessed is None else preview_folder(args.save_preprocessed, args.paths)
         shift_px = default_shift_px() if args.shift_px is None else args.shift_px
-        paths, inputs = prepare_all(collect_images(args.paths, report), report, save_dir)
+        paths, inputs = prepare_all(collect_images(args.paths, report), report, save_dir, pieces)
     except OutputError as err:
         fail(err)
     if paths:
         model = load_model(args.model)
         probabilities = apply_temperature(predict_probabilities(model, inputs[..., np.newaxis], BATCH_SIZE, shift_px),
                                           calibration.temperature)
-        sys.stdout.write(FORMATTERS[args.format](results(paths, probabilities, calibration)))
+        rows = results(paths, probabilities, calibration)
+        for row, verdict in zip(rows, judge(model, detector, inputs, pieces)):
+            row.update(verdict)
+        sys.stdout.write(FORMATTERS[args.format](rows))
     return 1 if failures else 0

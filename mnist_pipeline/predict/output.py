@@ -22,6 +22,8 @@ from mnist_pipeline.files import OutputError, writable_directory
 from mnist_pipeline.predict.decode import to_pixels
 
 TOP = 3
+NOT_A_DIGIT_FIELDS = ("not_a_digit", "not_a_digit_score", "not_a_digit_threshold", "digit_pieces")  # predict/rejection
+NOT_A_DIGIT_CELLS = {True: "yes", False: "no", None: "?"}
 PREVIEW_SIZE = 224  # height of the preview; the 28x28 input is shown at 8x
 
 
@@ -39,13 +41,19 @@ def results(paths, probabilities, calibration):
 
 
 def format_table(rows):
-    """An aligned text table, one line per image; a last line when the confidence is not calibrated."""
+    """An aligned text table, one line per image; last lines when a picture is probably not a digit, when
+    that was not checked and when the confidence is not calibrated."""
     width = max([len("file")] + [len(row["file"]) for row in rows])
-    lines = [f"{'file':<{width}}  digit  confidence  unsure  top {TOP}"]
+    lines = [f"{'file':<{width}}  digit  confidence  unsure  not a digit  top {TOP}"]
     for row in rows:
         top = " ".join(f"{t['digit']}:{t['probability']:.3f}" for t in row["top3"])
         lines.append(f"{row['file']:<{width}}  {row['digit']:>5}  {row['confidence']:>10.1%}  "
-                     f"{'yes' if row['unsure'] else 'no':>6}  {top}")
+                     f"{'yes' if row['unsure'] else 'no':>6}  {NOT_A_DIGIT_CELLS[row.get('not_a_digit')]:>11}  {top}")
+    if any(row.get("not_a_digit") for row in rows):
+        lines.append("(not a digit yes: the picture is probably not one digit (a letter, a drawing, several digits, "
+                     "...); its digit is a guess)")
+    if any(row.get("not_a_digit") is None for row in rows):
+        lines.append("(not a digit ?: not checked: no not_a_digit.json fitted for this model file beside it)")
     if not all(row["calibrated"] for row in rows):
         lines.append("(confidence uncalibrated: no calibration.json fitted for this model file beside it)")
     return "\n".join(lines) + "\n"
@@ -58,16 +66,23 @@ def format_json(rows):
 
 def format_csv(rows):
     """CSV with a header: file, digit, confidence, unsure and calibrated (true/false), then digit_k and
-    probability_k for k = 2..TOP."""
+    probability_k for k = 2..TOP, then not_a_digit (true/false, empty when not checked), its score and
+    threshold and the digit pieces found side by side."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     runners_up = [f"{kind}_{k}" for k in range(2, TOP + 1) for kind in ("digit", "probability")]
-    writer.writerow(["file", "digit", "confidence", "unsure", "calibrated"] + runners_up)
+    writer.writerow(["file", "digit", "confidence", "unsure", "calibrated"] + runners_up + list(NOT_A_DIGIT_FIELDS))
     for row in rows:
         writer.writerow([row["file"], row["digit"], row["confidence"], str(row["unsure"]).lower(),
                          str(row["calibrated"]).lower()]
-                        + [v for t in row["top3"][1:] for v in (t["digit"], t["probability"])])
+                        + [v for t in row["top3"][1:] for v in (t["digit"], t["probability"])]
+                        + [csv_value(row.get(name)) for name in NOT_A_DIGIT_FIELDS])
     return out.getvalue()
+
+
+def csv_value(value):
+    """A CSV cell: true/false for booleans, empty for None."""
+    return "" if value is None else str(value).lower() if isinstance(value, bool) else value
 
 
 FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}

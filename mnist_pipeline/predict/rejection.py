@@ -1,0 +1,36 @@
+"""Says which pictures are probably not one digit, with the detector the not_a_digit stage fitted.
+
+`read_detector(model_path)` reads the detector files beside the model file (not_a_digit.json and .npz;
+None when there are none, or they were fitted for another model file); DetectorFileError (one line) when they
+are malformed. `judge(model, detector, inputs, pieces)` reads the model, the (N, 28, 28) inputs and the
+digit-sized pieces predict/pieces.py counted in each picture and returns one dict per picture:
+`not_a_digit` (bool: the score is over the threshold, or two or more pieces stand side by side),
+`not_a_digit_score`, `not_a_digit_threshold` and `digit_pieces`; with no detector, NOT_CHECKED.
+"""
+from pathlib import Path
+
+from mnist_pipeline.calibration import file_sha256
+from mnist_pipeline.not_a_digit import DETECTOR_JSON, load_detector, outputs, scores
+
+NOT_CHECKED = {"not_a_digit": None, "not_a_digit_score": None, "not_a_digit_threshold": None}
+
+
+def read_detector(model_path):
+    """The detector fitted for the model at `model_path` (its folder's not_a_digit.json), or None if there is none
+    or it was fitted for another model file."""
+    path = Path(model_path).parent / DETECTOR_JSON.name
+    if not path.exists():
+        return None
+    detector = load_detector(path)
+    return detector if detector["model_sha256"] == file_sha256(model_path) else None
+
+
+def judge(model, detector, inputs, pieces):
+    """Per picture: whether it is probably not one digit, its score and the threshold, and its digit pieces."""
+    if detector is None:
+        return [{**NOT_CHECKED, "digit_pieces": int(count)} for count in pieces]
+    score = scores(detector["method"], *outputs(model, inputs), detector["means"], detector["precision"])
+    level = detector["threshold"]
+    return [{"not_a_digit": bool(s > level or count >= 2), "not_a_digit_score": round(float(s), 2),
+             "not_a_digit_threshold": round(level, 2), "digit_pieces": int(count)}
+            for s, count in zip(score, pieces)]

@@ -1,0 +1,75 @@
+"""The not-a-digit path through predict.py: a detector fitted beside a small real-MNIST model flags a straight
+line, a filled disc and two digits side by side, and not real digits; a damaged detector gives one line."""
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REAL_MNIST, ROOT, run
+from mnist_pipeline import negatives
+from mnist_pipeline.calibration import file_sha256
+from mnist_pipeline.not_a_digit import fit_classes, outputs, save_detector, scores, threshold
+from mnist_pipeline.predict import styles
+
+
+@pytest.fixture(scope="module")
+def fitted_model(model, model_file, tmp_path_factory):
+    """The small CNN's file copied into a folder of its own with a Mahalanobis detector fitted on 12,000 MNIST
+    training digits and a threshold rejecting 0.5% of 3,000 others (the test digits are never used)."""
+    images, labels = styles.load_mnist(REAL_MNIST, "train")
+    x = images[:15_000] / np.float32(255)
+    features, _, _ = outputs(model, x[:12_000])
+    means, precision = fit_classes(features, labels[:12_000])
+    level = threshold(scores("mahalanobis", *outputs(model, x[12_000:]), means, precision), 0.005)
+    folder = tmp_path_factory.mktemp("fitted")
+    shutil.copy(model_file, folder / "model.keras")
+    save_detector(folder, "mahalanobis", level, 0.005, means, precision, file_sha256(folder / "model.keras"))
+    return folder / "model.keras"
+
+
+def predict_json(*args):
+    result = run([sys.executable, str(ROOT / "predict.py"), *map(str, args), "--format", "json"], cwd=ROOT,
+                 check=False)
+    return result, (json.loads(result.stdout) if result.stdout else [])
+
+
+@pytest.mark.slow
+def test_predict_flags_a_line_a_disc_and_two_digits_but_not_real_digits(fitted_model, digits, tmp_path):
+    images, _ = digits
+    rng = np.random.default_rng(5)
+    line = Image.new("L", (120, 120), 245)
+    from PIL import ImageDraw
+    ImageDraw.Draw(line).line([(15, 100), (105, 30)], fill=20, width=7)  # 52 degrees from upright
+    disc = Image.new("L", (120, 120), 245)
+    ImageDraw.Draw(disc).ellipse([25, 25, 95, 95], fill=20)
+    pictures = {"line": line, "disc": disc, "two_digits": negatives.two_digits(rng, images)}
+    for name, picture in pictures.items():
+        picture.save(tmp_path / f"{name}.png")
+    real = [styles.write_rendering(styles.STYLES[0], image, rng, tmp_path / f"digit{i}") for i, image in
+            enumerate(images[:20])]
+    result, rows = predict_json(*(tmp_path / f"{name}.png" for name in pictures), *real, "--model", fitted_model)
+    assert result.returncode == 0, result.stderr
+    verdicts = {row["file"]: row for row in rows}
+    for name in pictures:
+        row = verdicts[str(tmp_path / f"{name}.png")]
+        assert row["not_a_digit"] is True, row
+    assert verdicts[str(tmp_path / "two_digits.png")]["digit_pieces"] == 2
+    flagged = [row for row in rows if row["file"] in map(str, real) and row["not_a_digit"]]
+    assert len(flagged) <= 1, flagged
+    for row in rows:
+        assert row["not_a_digit"] == (row["not_a_digit_score"] > row["not_a_digit_threshold"]
+                                      or row["digit_pieces"] >= 2)
+
+
+@pytest.mark.slow
+def test_predict_with_a_damaged_detector_says_so_in_one_line(fitted_model, tmp_path):
+    folder = tmp_path / "damaged"
+    shutil.copytree(fitted_model.parent, folder)
+    (folder / "not_a_digit.npz").write_bytes(b"not an npz file")
+    Image.new("L", (40, 40), 0).save(tmp_path / "blank.png")
+    result, rows = predict_json(tmp_path / "blank.png", "--model", folder / "model.keras")
+    assert result.returncode == 2 and rows == []
+    assert result.stderr.count("\n") == 1 and "not a not-a-digit detector" in result.stderr
