@@ -161,9 +161,11 @@ def model_calibration(model_file, fallback_unsure_below):
     model_file = Path(model_file)
     path = model_file.parent / CALIBRATION_NAME
     if not os.path.lexists(path):
-        return Calibration(1.0, fallback_unsure_below(), False, f"uncalibrated: no {CALIBRATION_NAME} beside {model_file}")
+        return Calibration(1.0, fallback_unsure_below(), False,
+                           f"uncalibrated: no {CALIBRATION_NAME} beside {model_file}")
     data = read_calibration(path)
     if data["model_sha256"] != file_sha256(model_file):
-        return Calibration(1.0, fallback_unsure_below(), False, f"uncalibrated: {path} was fitted for another model file")
+        return Calibration(1.0, fallback_unsure_below(), False,
+                           f"uncalibrated: {path} was fitted for another model file")
     return Calibration(float(data["temperature"]), float(data["unsure_below"]), True,
                        f"calibrated: temperature {data['temperature']:.3f} fitted on validation digits ({path})")

@@ -27,7 +27,8 @@ def test_reliability_bins_are_the_non_empty_equal_width_bins():
     rows = reliability_bins([0.95, 0.95, 0.55, 1.0, 0.2], [1, 0, 1, 1, 0], 5)
     assert [(row["lower"], row["upper"], row["count"]) for row in rows] == [(0.0, 0.2, 1), (0.4, 0.6, 1),
                                                                            (0.8, 1.0, 3)]
-    assert rows[2]["confidence"] == pytest.approx((0.95 + 0.95 + 1.0) / 3) and rows[2]["accuracy"] == pytest.approx(2 / 3)
+    assert rows[2]["confidence"] == pytest.approx((0.95 + 0.95 + 1.0) / 3)
+    assert rows[2]["accuracy"] == pytest.approx(2 / 3)
 
 
 def test_calibration_errors_use_the_top_probability_and_the_argmax():

@@ -7,8 +7,9 @@ Reads image files (PNG, JPEG, BMP, GIF, WebP, TIFF) and folders (searched recurs
 extensions) and the model file; prints per image the predicted digit, its confidence, whether it is
 unsure and the top 3 on stdout. The confidence is calibrated with the temperature in calibration.json
 beside the model file (the calibrate stage); without one fitted for that file it is the model's own,
-and the output says "uncalibrated" (mnist_pipeline.calibration.model_calibration). Like the evaluate stage, it averages the model's outputs for each image and for copies
-shifted by `evaluate.test_time_shift_px` of params.yaml (--shift-px overrides; 0 turns it off).
+and the output says "uncalibrated" (mnist_pipeline.calibration.model_calibration). Like the evaluate
+stage, it averages the model's outputs for each image and for copies shifted by
+`evaluate.test_time_shift_px` of params.yaml (--shift-px overrides; 0 turns it off).
 Each picture also gets `not_a_digit` (probably not one digit: a letter, a drawing, several digits), its
 score and threshold, from not_a_digit.json beside the model file (the not_a_digit stage; without one, not
 checked) and the digit pieces found side by side (mnist_pipeline.predict.rejection).
