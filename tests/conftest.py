@@ -16,7 +16,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))  # the tests' own helper modules (synthetic, ...)
 
 from mnist_pipeline.params import deep_merge  # noqa: E402
-from synthetic import write_dataset  # noqa: E402
+from synthetic import write_dataset, write_not_digits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -27,6 +27,7 @@ TINY_PARAMS = {
     "model": {"conv_blocks": [{"filters": 8, "convs": 1}, {"filters": 16, "convs": 1}], "dense_units": 32},
     "train": {"epochs": 2, "batch_size": 32, "warmup_epochs": 0},
     "visualize": {"sample_count": 9, "mistake_count": 9, "dpi": 50},
+    "robustness": {"images": 10},  # also the not_a_digit stage's pictures per kind of negative
 }
 
 
@@ -63,9 +64,12 @@ def make_pipeline_copy(base):
             shutil.copy(source, repo / name)
     mirror = base / "mirror"
     files = write_dataset(mirror)
+    not_digits = write_not_digits(base / "not_digits")  # FASHION_MNIST_MIRROR: a stand-in for Fashion-MNIST
     update_params(repo / "params.yaml", {**TINY_PARAMS, "dataset": {
-        "mirrors": ["http://127.0.0.1:9/unreachable/"], "files": files}})
-    env = {**os.environ, "MNIST_MIRROR": str(mirror), "PYTHONPATH": str(repo), "DVC_NO_ANALYTICS": "1",
+        "mirrors": ["http://127.0.0.1:9/unreachable/"], "files": files}, "not_digits": {
+        "mirrors": ["http://127.0.0.1:9/unreachable/"], "test_images": not_digits}})
+    env = {**os.environ, "MNIST_MIRROR": str(mirror), "FASHION_MNIST_MIRROR": str(base / "not_digits"),
+           "PYTHONPATH": str(repo), "DVC_NO_ANALYTICS": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     run(["git", "init", "-q"], cwd=repo)
     dvc("init", "-q", cwd=repo)

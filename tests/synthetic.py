@@ -41,3 +41,13 @@ def write_dataset(directory, n_train=600, n_test=200, seed=0):
         (directory / FILE_NAMES[key]).write_bytes(gzip.compress(content, mtime=0))
         files[key] = {"name": FILE_NAMES[key], "sha256": hashlib.sha256(content).hexdigest()}
     return files
+
+
+def write_not_digits(directory, count=60, seed=5):
+    """Writes a tiny stand-in for Fashion-MNIST's test images (grey noise) into `directory` under its file name;
+    returns its params entry {name, sha256 of content}."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    content = encode_idx(np.random.default_rng(seed).integers(0, 256, (count, 28, 28), dtype=np.uint8))
+    (directory / FILE_NAMES["test_images"]).write_bytes(gzip.compress(content, mtime=0))
+    return {"name": FILE_NAMES["test_images"], "sha256": hashlib.sha256(content).hexdigest()}
