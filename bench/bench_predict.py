@@ -1,4 +1,5 @@
-"""Benchmarks predict.py on pictures of real MNIST digits: accuracy per style, throughput, cold start.
+"""Benchmarks predict.py on pictures of real MNIST digits: accuracy and the share called "not a digit" per
+style (with the detector beside the model, if any), throughput, cold start.
 
 Renders --count MNIST test digits (from the IDX files in --mnist, default data/raw) in every style
 of mnist_pipeline/predict/styles.py into a temporary folder (deleted afterwards), classifies the whole folder with one `predict.py --format csv` run using
@@ -80,6 +81,19 @@ def accuracy_per_style(csv_text, truth):
     return accuracy
 
 
+def rejection_per_style(csv_text):
+    """{style: share of its pictures predict.py called not a digit} plus "all"; {} for a model without a
+    not-a-digit detector beside it."""
+    flags = {}
+    for row in csv.DictReader(io.StringIO(csv_text)):
+        if not row.get("not_a_digit"):
+            return {}
+        flags.setdefault(Path(row["file"]).parent.name, []).append(row["not_a_digit"] == "true")
+    rates = {style.name: float(np.mean(flags[style.name])) for style in styles.STYLES}
+    rates["all"] = float(np.mean([flag for f in flags.values() for flag in f]))
+    return rates
+
+
 def main(argv=None):
     """Runs the benchmark and prints (and optionally writes) its figures."""
     args = parse_args(argv)
@@ -92,14 +106,15 @@ def main(argv=None):
         truth = write_pictures(folder, args.mnist, args.count, args.seed)
         batch_seconds, result = run_predict([folder], args.model)
         accuracy = accuracy_per_style(result.stdout, truth)
+        rejected = rejection_per_style(result.stdout)
         single = next(iter(truth))
         cold = statistics.median(run_predict([single], args.model)[0] for _ in range(COLD_RUNS))
-    figures = {"model": str(args.model), "digits_per_style": args.count, "accuracy": accuracy,
+    figures = {"model": str(args.model), "digits_per_style": args.count, "accuracy": accuracy, "not_a_digit": rejected,
                "batch_files": len(truth), "batch_seconds": round(batch_seconds, 2),
                "files_per_second": round(len(truth) / batch_seconds, 1), "cold_start_seconds": round(cold, 2)}
-    print(f"{'style':<16}{'accuracy':>9}")
+    print(f"{'style':<16}{'accuracy':>9}{'not a digit':>13}")
     for style, value in accuracy.items():
-        print(f"{style:<16}{value:>9.1%}")
+        print(f"{style:<16}{value:>9.1%}{format(rejected[style], '.1%') if rejected else 'unchecked':>13}")
     print(f"\nthroughput: {len(truth)} files in {batch_seconds:.1f} s = {figures['files_per_second']} files/s "
           "(one predict.py run, start-up included)")
     print(f"cold start: {cold:.2f} s for one file (median of {COLD_RUNS} runs)")
