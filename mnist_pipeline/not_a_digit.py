@@ -21,6 +21,8 @@ from mnist_pipeline.stage import PipelineError
 
 DETECTOR_JSON = Path("models/not_a_digit.json")
 DETECTOR_ARRAYS = Path("models/not_a_digit.npz")
+NOT_A_DIGIT_METRICS = Path("metrics/not_a_digit.json")  # the not_a_digit stage's measurements
+NOT_A_DIGIT_FIGURE = Path("plots/not_a_digit/examples.png")
 METHODS = ("msp", "energy", "mahalanobis")
 RIDGE = 1e-3  # added to the covariance's diagonal (relative to its mean variance): dead ReLU units
 BATCH_SIZE = 500

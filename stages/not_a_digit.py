@@ -12,7 +12,6 @@ beside the model (models/not_a_digit.json, models/not_a_digit.npz), the share re
 metrics/not_a_digit.json, and examples of each set with its rate to plots/not_a_digit/examples.png.
 """
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -20,8 +19,8 @@ from mnist_pipeline import negatives
 from mnist_pipeline.calibration import file_sha256
 from mnist_pipeline.data import load_split
 from mnist_pipeline.files import atomic_directory, write_json
-from mnist_pipeline.not_a_digit import (DETECTOR_JSON, METHODS, fit_classes, outputs, save_detector, scores,
-                                        threshold)
+from mnist_pipeline.not_a_digit import (DETECTOR_JSON, METHODS, NOT_A_DIGIT_FIGURE, NOT_A_DIGIT_METRICS, fit_classes,
+                                        outputs, save_detector, scores, threshold)
 from mnist_pipeline.params import load_params
 from mnist_pipeline.paths import MODEL_FILE, PREPARED_DIR
 from mnist_pipeline.predict.decode import ImageError
@@ -32,8 +31,6 @@ from mnist_pipeline.stage import run_stage
 METHOD = "mahalanobis"  # the score predict.py and the demo use: chosen by the measurements in docs/confidence.md
 MAX_PER_KIND = 300
 SEED = 21
-METRICS_FILE = Path("metrics/not_a_digit.json")
-FIGURE_DIR = Path("plots/not_a_digit")
 
 
 def prepared_negatives(kind, count, rng, digits=None):
@@ -92,13 +89,14 @@ def main():
                 rejected[name] = flags
 
     save_detector(MODEL_FILE.parent, METHOD, levels[METHOD], reject_rate, means, precision, file_sha256(MODEL_FILE))
-    write_json(METRICS_FILE, {"method": METHOD, "threshold": round(levels[METHOD], 4), "reject_rate": reject_rate,
-                              "pictures_per_kind": len(sets["letter"][0]),
-                              "rejected": by_method[METHOD], "by_method": by_method})
+    write_json(NOT_A_DIGIT_METRICS, {"method": METHOD, "threshold": round(levels[METHOD], 4),
+                                     "reject_rate": reject_rate, "pictures_per_kind": len(sets["letter"][0]),
+                                     "rejected": by_method[METHOD], "by_method": by_method})
     from mnist_pipeline.not_a_digit_figure import examples_figure
-    rows = [(name, sets[name][0], rejected[name], by_method[METHOD][name]) for name in sets if name != "mnist_validation"]
-    with atomic_directory(FIGURE_DIR) as folder:
-        examples_figure(rows).savefig(folder / "examples.png", dpi=80)
+    rows = [(name, inputs, rejected[name], by_method[METHOD][name]) for name, (inputs, _, _) in sets.items()
+            if name != "mnist_validation"]
+    with atomic_directory(NOT_A_DIGIT_FIGURE.parent) as folder:
+        examples_figure(rows).savefig(folder / NOT_A_DIGIT_FIGURE.name, dpi=80)
     print(f"{METHOD}: threshold {levels[METHOD]:.4g} rejects "
           + ", ".join(f"{name} {rate:.1%}" for name, rate in by_method[METHOD].items())
           + f"; detector in {DETECTOR_JSON}")
