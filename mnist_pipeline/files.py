@@ -101,9 +101,9 @@ def read_json(path, keys=(), missing_hint=None):
     return data
 
 
-def read_table(path, columns=(), sep=",", missing_hint=None):
+def read_table(path, columns=(), sep=",", missing_hint=None, numbers=()):
     """The table in the CSV (or, with sep="\t", TSV) input file `path`; InputError unless it parses and has
-    `columns` and a row."""
+    `columns` and a row, and the columns `numbers` hold numbers only."""
     import io
 
     import pandas as pd  # here, not at the top: the stages that read no table start faster without it
@@ -115,6 +115,9 @@ def read_table(path, columns=(), sep=",", missing_hint=None):
     missing = [column for column in columns if column not in table.columns]
     if missing or table.empty:
         raise InputError(f"{path}: {'columns ' + ', '.join(missing) if missing else 'rows'} missing; {RERUN}")
+    for column in numbers:
+        if not pd.api.types.is_numeric_dtype(table[column]) or table[column].isna().any():
+            raise InputError(f"{path}: column {column} holds values that are not numbers; {RERUN}")
     return table
 
 
