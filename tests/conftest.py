@@ -1,5 +1,6 @@
-"""Shared fixtures: the repository root, a generated IDX dataset, a temporary copy of the pipeline, and real
-MNIST digits with small models trained on them."""
+"""Shared fixtures: the repository root, a generated IDX dataset, a temporary copy of the pipeline, one tiny
+pipeline run shared by the tests that need its outputs, and real MNIST digits with the one model the suite
+trains on them (a whole pipeline run on the real files)."""
 import io
 import os
 import struct
@@ -9,13 +10,12 @@ import sys
 import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))  # the tests' own helper modules (synthetic, ...)
 
-from mnist_pipeline.params import deep_merge  # noqa: E402
+from mnist_pipeline.params import deep_merge, load_params  # noqa: E402
 from synthetic import write_dataset, write_not_digits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,18 +83,29 @@ def pipeline_copy(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def real_mnist_model_file(tmp_path_factory):
-    """The project's CNN trained with the fast recipe (presets/fast.yaml) on the real MNIST training digits
-    by tests/fast_mnist_model.py in its own process (99.2% test accuracy; about 2 CPU-minutes).
-    Skips where the MNIST files are absent."""
-    if not REAL_MNIST.is_dir():
-        pytest.skip(f"MNIST files not found in {REAL_MNIST}")
-    path = tmp_path_factory.mktemp("fast_model") / "model.keras"
-    run([sys.executable, str(ROOT / "tests" / "fast_mnist_model.py"), str(REAL_MNIST), str(path)], cwd=ROOT)
-    return path
+def tiny_run(tmp_path_factory):
+    """(repo, env, result of `dvc repro`): one whole run of a tiny pipeline copy, made once per session.
+    Never change it: tests that rerun stages or change files work in a copy (`copy_run`)."""
+    repo, env = make_pipeline_copy(tmp_path_factory.mktemp("tiny_run"))
+    return repo, env, dvc("repro", cwd=repo, env=env)
 
 
-# --- real MNIST digits and a small model for the predict tests (tests/test_predict*.py) ------------------
+def copy_run(run_, destination):
+    """Copies the repository of a pipeline run (`tiny_run`) with its outputs, git history and DVC cache to
+    `destination` (left out: DVC's state and locks in .dvc/tmp). Returns (repo, environment for its commands)."""
+    repo, env, _ = run_
+    shutil.copytree(repo, destination, symlinks=True,
+                    ignore=lambda folder, names: ["tmp"] if Path(folder) == repo / ".dvc" else [])
+    return destination, {**env, "PYTHONPATH": str(destination)}
+
+
+@pytest.fixture
+def reproduced_copy(tiny_run, tmp_path):
+    """(repo, env) of a copy of `tiny_run` for one test: every stage already run, `dvc status` up to date."""
+    return copy_run(tiny_run, tmp_path / "repo")
+
+
+# --- real MNIST digits and the model trained on them (tests/test_predict*.py, test_serve.py, ...) ---------
 
 PREDICT_SAMPLE_SIZE = 100
 
@@ -107,30 +118,38 @@ def digits():
 
 
 @pytest.fixture(scope="session")
-def model_file(tmp_path_factory):
-    """A small CNN (conv32-pool-conv64-pool-dropout-dense10) trained for 2 epochs on the 60,000 real
-    MNIST training digits, saved as .keras (about 98% test accuracy)."""
-    from mnist_pipeline.predict import styles
-    from mnist_pipeline.tf_runtime import keras
-    layers = keras.layers
+def real_mnist_run(tmp_path_factory):
+    """(repo, env, result of `dvc repro`): the whole pipeline on the real MNIST files with the fast recipe
+    (presets/fast.yaml: a narrow CNN, 2 epochs; about 99% test accuracy) and tiny figures, run once per session:
+    the suite's only training on real digits. Skips where the MNIST files are absent."""
+    if not REAL_MNIST.is_dir():
+        pytest.skip(f"MNIST files not found in {REAL_MNIST}")
+    repo, env = make_pipeline_copy(tmp_path_factory.mktemp("real_mnist"))
+    real_files = load_params("dataset.files", path=ROOT / "params.yaml").dataset.files.model_dump()
+    update_params(repo / "params.yaml", {**yaml.safe_load((ROOT / "presets" / "fast.yaml").read_text()),
+                                         "dataset": {"files": real_files}})
+    env = {**env, "MNIST_MIRROR": str(REAL_MNIST)}
+    return repo, env, dvc("repro", cwd=repo, env=env)
 
-    keras.utils.set_random_seed(0)
-    images, labels = styles.load_mnist(REAL_MNIST, "train")
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
-        layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")])
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(images[..., np.newaxis] / np.float32(255), labels, batch_size=128, epochs=2, verbose=0)
-    path = tmp_path_factory.mktemp("model") / "small_cnn.keras"
-    model.save(path)
+
+@pytest.fixture(scope="session")
+def real_mnist_model_file(real_mnist_run, tmp_path_factory):
+    """The model of `real_mnist_run` (the fast recipe trained on real MNIST), alone in a folder of its own."""
+    repo, _, _ = real_mnist_run
+    path = tmp_path_factory.mktemp("fast_model") / "model.keras"
+    shutil.copy(repo / "models" / "model.keras", path)
     return path
 
 
 @pytest.fixture(scope="session")
+def model_file(real_mnist_model_file):
+    """The model the predict tests classify with: the same real-MNIST model as `real_mnist_model_file`."""
+    return real_mnist_model_file
+
+
+@pytest.fixture(scope="session")
 def model(model_file):
-    """The small CNN, loaded the way predict.py loads a model."""
+    """`model_file`, loaded the way predict.py loads a model."""
     from mnist_pipeline.model import load_model
     return load_model(model_file)
 

@@ -1,7 +1,7 @@
 """notebooks/mnist_walkthrough.ipynb runs top to bottom, without errors, on a tiny pipeline run.
 
-Reads the notebook and runs it with nbclient in the temporary repository of test_report.py's shared
-tiny run (the notebook reads the pipeline's outputs and trains nothing); writes nothing to the repository.
+Reads the notebook and runs it with nbclient in a copy of the session's tiny pipeline run (conftest's
+`reproduced_copy`; the notebook reads the pipeline's outputs and trains nothing); writes nothing to the repository.
 """
 import nbclient
 import nbformat
@@ -9,7 +9,6 @@ import pytest
 from ipykernel.kernelspec import write_kernel_spec
 
 from conftest import ROOT
-from test_report import shared_tiny_run
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +28,8 @@ def execute_notebook(notebook, cwd, jupyter_dir):
     return notebook
 
 
-def test_notebook_runs_without_errors(tmp_path_factory, tmp_path, monkeypatch):
-    repo, env, _ = shared_tiny_run(tmp_path_factory)
+def test_notebook_runs_without_errors(reproduced_copy, tmp_path, monkeypatch):
+    repo, env = reproduced_copy
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
     notebook = execute_notebook(nbformat.read(NOTEBOOK, as_version=4), repo, tmp_path)

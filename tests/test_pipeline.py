@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import dvc, make_pipeline_copy, run, update_params
+from conftest import copy_run, dvc, run, update_params
 from mnist_pipeline.history import read_history
 from mnist_pipeline.precision import resolve_precision
 
@@ -24,11 +24,11 @@ def stages_run(result):
 
 
 @pytest.fixture(scope="module")
-def reproduced(tmp_path_factory):
-    """One full `dvc repro` of a tiny pipeline, shared by this module's tests (which run in order)."""
-    repo, env = make_pipeline_copy(tmp_path_factory.mktemp("pipeline"))
-    result = dvc("repro", cwd=repo, env=env)
-    return repo, env, result
+def reproduced(tiny_run, tmp_path_factory):
+    """A copy of the session's full `dvc repro` of a tiny pipeline and that run's result, shared by this module's
+    tests (which run in order and change it)."""
+    repo, env = copy_run(tiny_run, tmp_path_factory.mktemp("pipeline") / "repo")
+    return repo, env, tiny_run[2]
 
 
 def test_full_run_builds_every_output(reproduced):

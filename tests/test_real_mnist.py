@@ -1,28 +1,20 @@
-"""The real pipeline on the real MNIST files, with a short training: test accuracy must reach 98%."""
+"""The real pipeline on the real MNIST files, with a short training (the fast recipe): test accuracy must reach
+98%. The run is conftest's `real_mnist_run`, whose model the predict and serve tests use."""
 import json
 import os
 
 import pytest
 
-from conftest import REAL_MNIST, ROOT, dvc, update_params
-from mnist_pipeline.params import load_params
+from conftest import REAL_MNIST
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"real MNIST files not found in {REAL_MNIST}")]
 
 
-def test_short_real_run_reaches_98_percent(pipeline_copy):
-    repo, env = pipeline_copy
-    real_files = load_params("dataset.files", path=ROOT / "params.yaml").dataset.files.model_dump()
-    update_params(repo / "params.yaml", {
-        "dataset": {"files": real_files},
-        "model": {"conv_blocks": [{"filters": 32, "convs": 1}, {"filters": 64, "convs": 1}], "dense_units": 128},
-        "train": {"epochs": 2, "batch_size": 128, "warmup_epochs": 0}})
-    env = {**env, "MNIST_MIRROR": str(REAL_MNIST)}
-    dvc("repro", cwd=repo, env=env)
+def test_short_real_run_reaches_98_percent(real_mnist_run):
+    repo, _, _ = real_mnist_run
     counts = json.loads((repo / "metrics/dataset.json").read_text())
     assert (counts["train"]["total"], counts["val"]["total"], counts["test"]["total"]) == (48000, 12000, 10000)
     evaluation = json.loads((repo / "metrics/evaluate/metrics.json").read_text())
     assert evaluation["test_accuracy"] >= 0.98, evaluation
     assert len(os.listdir(repo / "plots/figures")) == 7
-

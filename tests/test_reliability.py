@@ -50,9 +50,8 @@ def start_train_and_kill(repo, env, sig):
     return process.returncode, stderr
 
 
-def test_killed_training_keeps_outputs_and_resumes_to_the_same_result(pipeline_copy):
-    repo, env = pipeline_copy
-    dvc("repro", cwd=repo, env=env)
+def test_killed_training_keeps_outputs_and_resumes_to_the_same_result(reproduced_copy):
+    repo, env = reproduced_copy
     update_params(repo / "params.yaml", {"train": {"epochs": 6}})
     # Every output but DVCLive's logs (metrics/train*/), which the train stage rewrites after each epoch by design
     # (and `dvc repro` deletes before it runs the stage).
@@ -79,21 +78,22 @@ def test_killed_training_keeps_outputs_and_resumes_to_the_same_result(pipeline_c
     assert digests(repo, *TRAIN_LOG) == resumed_logs
 
 
-def test_forced_reruns_give_identical_results(pipeline_copy):
-    repo, env = pipeline_copy
-    runs = []
-    for _ in range(2):
-        dvc("repro", "--force", cwd=repo, env=env)
+def test_forced_rerun_gives_identical_results(reproduced_copy):
+    repo, env = reproduced_copy
+
+    def results():
         lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
-        runs.append((digests(repo, "metrics/dataset.json", *TRAIN_LOG, "metrics/evaluate/metrics.json",
-                             "plots/predictions.csv"),
-                     lock["download"]["outs"], lock["preprocess"]["outs"]))
-    assert runs[0] == runs[1]
+        outputs = digests(repo, "metrics/dataset.json", *TRAIN_LOG, "metrics/evaluate/metrics.json",
+                          "plots/predictions.csv")
+        return outputs, lock["download"]["outs"], lock["preprocess"]["outs"]
+
+    first = results()
+    dvc("repro", "--force", cwd=repo, env=env)
+    assert results() == first
 
 
-def test_unwritable_output_directory(pipeline_copy):
-    repo, env = pipeline_copy
-    dvc("repro", "preprocess", cwd=repo, env=env)
+def test_unwritable_output_directory(reproduced_copy):
+    repo, env = reproduced_copy
     (repo / "metrics").chmod(0o500)
     try:
         result = subprocess.run([sys.executable, "stages/preprocess.py"], cwd=repo, env=env, capture_output=True,

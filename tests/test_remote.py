@@ -9,9 +9,8 @@ from test_experiments import commit_all
 pytestmark = pytest.mark.slow
 
 
-def test_clone_pulls_the_outputs_and_reruns_nothing(pipeline_copy, tmp_path):
-    repo, env = pipeline_copy
-    dvc("repro", cwd=repo, env=env)
+def test_clone_pulls_the_outputs_and_reruns_nothing(reproduced_copy, tmp_path):
+    repo, env = reproduced_copy
     dvc("remote", "add", "-d", "storage", str(tmp_path / "storage"), cwd=repo, env=env)  # into .dvc/config
     commit_all(repo, "pipeline run, with its remote")
     dvc("push", cwd=repo, env=env)

@@ -1,8 +1,8 @@
 """The report stage: its numbers match the pipeline's outputs, its links resolve, it reruns only when its inputs
 change and it stops with one line when an input is missing.
 
-Runs `dvc repro` once on tiny generated data in a temporary repository (shared with test_notebook.py through
-`shared_tiny_run`) and reads the reports/*.md it writes there.
+Reads the reports/*.md of the session's `dvc repro` on tiny generated data (conftest's `tiny_run`), in a copy
+of its temporary repository.
 """
 import contextlib
 import json
@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import dvc, make_pipeline_copy, run, update_params
+from conftest import copy_run, dvc, run, update_params
 from test_pipeline import stages_run
 
 from mnist_pipeline.history import metric_file, read_history
@@ -23,20 +23,12 @@ from mnist_pipeline.paths import (DATASET_METRICS, EVALUATE_METRICS, EVALUATE_SP
 
 pytestmark = pytest.mark.slow
 
-_TINY_RUN = {}
-
-
-def shared_tiny_run(tmp_path_factory):
-    """(repo, env, result of `dvc repro`) of one tiny pipeline run per test session."""
-    if not _TINY_RUN:
-        repo, env = make_pipeline_copy(tmp_path_factory.mktemp("report"))
-        _TINY_RUN.update(repo=repo, env=env, result=dvc("repro", cwd=repo, env=env))
-    return _TINY_RUN["repo"], _TINY_RUN["env"], _TINY_RUN["result"]
-
-
-@pytest.fixture
-def tiny(tmp_path_factory):
-    return shared_tiny_run(tmp_path_factory)
+@pytest.fixture(scope="module")
+def tiny(tiny_run, tmp_path_factory):
+    """(repo, env, result of its `dvc repro`): a copy of the tiny run, shared by this module's tests (which run in
+    order; some rerun stages in it)."""
+    repo, env = copy_run(tiny_run, tmp_path_factory.mktemp("report") / "repo")
+    return repo, env, tiny_run[2]
 
 
 def read_json(repo, path):
@@ -138,11 +130,6 @@ def test_links_resolve_relative_to_the_reports_folder(tiny):
     assert sorted(figures) == sorted(path.name for path in (repo / "plots/figures").glob("*.png"))
 
 
-def test_second_repro_runs_nothing(tiny):
-    repo, env, _ = tiny
-    assert stages_run(dvc("repro", cwd=repo, env=env)) == []
-
-
 def test_dataset_name_change_reruns_report_only(tiny):
     repo, env, _ = tiny
     update_params(repo / "params.yaml", {"dataset": {"name": "Tiny bars"}})
@@ -188,8 +175,8 @@ def test_malformed_metrics_file_fails_with_one_line(tiny, tmp_path):
     assert result.stderr.count("\n") == 1
 
 
-def test_ensemble_run_saves_one_averaging_model_and_reports_it(tmp_path):
-    repo, env = make_pipeline_copy(tmp_path)
+def test_ensemble_run_saves_one_averaging_model_and_reports_it(reproduced_copy):
+    repo, env = reproduced_copy
     update_params(repo / "params.yaml", {"train": {"ensemble": 2, "ensemble_split": "all"}})
     dvc("repro", cwd=repo, env=env)
     train = read_json(repo, TRAIN_METRICS)
