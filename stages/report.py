@@ -2,7 +2,8 @@
 
 Reads the dataset, train and evaluate metrics, the per-epoch history, plots/predictions.csv,
 models/model.keras (the layer table), models/calibration.json (the temperature and validation ECE) and
-metrics/robustness.json, checks that plots/figures/*.png and plots/robustness/examples.png exist (the report links them)
+metrics/robustness.json and metrics/not_a_digit.json, checks that plots/figures/*.png, plots/robustness/examples.png
+and plots/not_a_digit/examples.png exist (the report links them)
 (mnist_pipeline/report/inputs.py; the paths are in mnist_pipeline/paths.py) and reads params `dataset.name`,
 `dataset.class_names`, `train` and `evaluate.test_time_shift_px`.
 Writes reports/report.md and reports/model_card.md from the templates in mnist_pipeline/report/templates/.

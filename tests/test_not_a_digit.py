@@ -113,3 +113,13 @@ def test_every_kind_of_negative_renders_and_is_prepared(digits):
         assert inputs.shape == (3, 28, 28) and inputs.dtype == np.float32, kind
         assert np.all((inputs.max(axis=(1, 2)) > 0) | blank), kind
         assert 0 <= inputs.min() and inputs.max() <= 1, kind
+
+
+def test_the_report_has_a_not_a_digit_section_with_every_score():
+    from mnist_pipeline.report.render import render_report
+    from test_report_render import made_up_run
+    report = render_report(made_up_run())
+    section = report[report.index("## Not a digit"):report.index("## Overfitting check")]
+    assert "| pictures | msp | **mahalanobis** (used) |" in section
+    assert "| fashion_mnist | 17.00% | 78.70% |" in section and "0.40% of the MNIST test digits" in section
+    assert "](../plots/not_a_digit/examples.png)" in section

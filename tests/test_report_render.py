@@ -44,6 +44,10 @@ def made_up_run(**changes):
                     "headline_excludes": {"rotate": "train.augment.rotation_deg"}, "style_images": 10,
                     "style_clean_accuracy": 1.0, "styles": {"paper_photo": 0.9}, "style_mean_accuracy": 0.9,
                     "style_unreadable": {"paper_photo": 1}},
+        not_a_digit={"method": "mahalanobis", "threshold": 430.2, "reject_rate": 0.005, "pictures_per_kind": 10,
+                     "rejected": {"mnist_test": 0.004, "fashion_mnist": 0.787, "letter": 0.375},
+                     "by_method": {"msp": {"mnist_test": 0.004, "fashion_mnist": 0.17, "letter": 0.367},
+                                   "mahalanobis": {"mnist_test": 0.004, "fashion_mnist": 0.787, "letter": 0.375}}},
         model=ModelSummary("tiny_cnn", (28, 28, 1), [("image", "InputLayer", (28, 28, 1), 0),
                                                      ("conv", "Conv2D", (28, 28, 4), 36),
                                                      ("class_probabilities", "Dense", (3,), 9411)],
@@ -51,11 +55,12 @@ def made_up_run(**changes):
         figures={name: f"../plots/figures/{name}" for name in (
             "accuracy.png", "loss.png", "confusion_matrix.png", "per_class_accuracy.png", "mistakes.png",
             "sample_predictions.png", "filters.png", "reliability.png")} | {
-            "robustness": "../plots/robustness/examples.png"},
+            "robustness": "../plots/robustness/examples.png", "not_a_digit": "../plots/not_a_digit/examples.png"},
         sources={"dataset": "metrics/dataset.json", "train": "metrics/train.json", "train_speed": "metrics/speed.json",
                  "evaluation": "metrics/evaluate.json", "evaluate_speed": "metrics/evaluate_speed.json",
                  "history": "logs/history", "epoch_seconds": "logs/seconds.tsv", "predictions": "predictions.csv",
-                 "calibration": "models/calibration.json", "robustness": "metrics/robustness.json"})
+                 "calibration": "models/calibration.json", "robustness": "metrics/robustness.json",
+                 "not_a_digit": "metrics/not_a_digit.json"})
     for name, value in changes.items():
         setattr(outputs, name, value)
     return outputs

@@ -97,6 +97,16 @@ def robustness_facts(robustness):
                        for name, accuracy in robustness["styles"].items()]}
 
 
+def not_a_digit_facts(not_a_digit):
+    """The not-a-digit table: per set of pictures, the share rejected by each score (with the pieces check), and
+    the shares of the score the detector uses."""
+    methods = list(not_a_digit["by_method"])
+    return {**{key: not_a_digit[key] for key in ("method", "threshold", "reject_rate", "pictures_per_kind")},
+            "rejected": not_a_digit["rejected"], "methods": methods,
+            "rows": [{"name": name, "rates": [not_a_digit["by_method"][method][name] for method in methods]}
+                     for name in not_a_digit["rejected"]]}
+
+
 def split_facts(dataset, class_names):
     """Images per class and split (the dataset metrics) and the share of training images held out."""
     train_total = dataset["train"]["total"] + dataset["val"]["total"]
@@ -172,4 +182,5 @@ def run_facts(outputs):
         "fit": fit_facts(outputs, loss_floor), "speed": speed_facts(outputs),
         "calibration": calibration_facts(outputs.calibration, evaluation, outputs.predictions),
         "robustness": robustness_facts(outputs.robustness),
+        "not_a_digit": not_a_digit_facts(outputs.not_a_digit),
     }

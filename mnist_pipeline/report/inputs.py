@@ -15,6 +15,7 @@ import pandas as pd
 
 from mnist_pipeline.calibration import CALIBRATION_FILE, read_calibration
 from mnist_pipeline.history import metric_file, read_history
+from mnist_pipeline.not_a_digit import NOT_A_DIGIT_FIGURE, NOT_A_DIGIT_METRICS
 from mnist_pipeline.paths import (DATASET_METRICS, EVALUATE_METRICS, EVALUATE_SPEED, FIGURES_DIR, MODEL_FILE,
                                   PREDICTION_COLUMNS, PREDICTIONS_PLOT, REPORT_FILE, TRAIN_METRICS, TRAIN_SPEED)
 from mnist_pipeline.robustness import ROBUSTNESS_FIGURE, ROBUSTNESS_METRICS
@@ -30,11 +31,15 @@ FIGURES = ("accuracy.png", "loss.png", "confusion_matrix.png", "per_class_accura
 SOURCES = {"dataset": DATASET_METRICS, "train": TRAIN_METRICS, "train_speed": TRAIN_SPEED,
            "evaluation": EVALUATE_METRICS, "evaluate_speed": EVALUATE_SPEED, "history": metric_file("loss").parent,
            "epoch_seconds": metric_file("seconds"), "predictions": PREDICTIONS_PLOT, "calibration": CALIBRATION_FILE,
-           "robustness": ROBUSTNESS_METRICS}
+           "robustness": ROBUSTNESS_METRICS, "not_a_digit": NOT_A_DIGIT_METRICS}
 # What the report reads from metrics/robustness.json (mnist_pipeline/robustness/results.py writes it).
 ROBUSTNESS_KEYS = ("images", "clean_accuracy", "corruptions", "corruption_mean_accuracy", "headline_mean_accuracy",
                    "headline_excludes", "style_images", "style_clean_accuracy", "styles", "style_mean_accuracy",
                    "style_unreadable")
+
+
+# What the report reads from metrics/not_a_digit.json (stages/not_a_digit.py writes it).
+NOT_A_DIGIT_KEYS = ("method", "threshold", "reject_rate", "pictures_per_kind", "rejected", "by_method")
 
 
 class ReportInputError(PipelineError, ValueError):
@@ -101,9 +106,10 @@ def figure_link(path, report_dir, stage="visualize"):
 
 def figure_links(figures_dir, report_dir):
     """{figure file name: its path relative to `report_dir`} for FIGURES, each of which must exist, and the
-    robustness figure as "robustness"."""
+    robustness and not-a-digit figures as "robustness" and "not_a_digit"."""
     links = {name: figure_link(Path(figures_dir) / name, report_dir) for name in FIGURES}
-    return {**links, "robustness": figure_link(ROBUSTNESS_FIGURE, report_dir, "robustness")}
+    return {**links, "robustness": figure_link(ROBUSTNESS_FIGURE, report_dir, "robustness"),
+            "not_a_digit": figure_link(NOT_A_DIGIT_FIGURE, report_dir, "not_a_digit")}
 
 
 @dataclass
@@ -144,6 +150,7 @@ class RunOutputs:
     predictions: pd.DataFrame  # plots/predictions.csv
     calibration: dict         # models/calibration.json (mnist_pipeline.calibration)
     robustness: dict          # metrics/robustness.json (the robustness stage)
+    not_a_digit: dict         # metrics/not_a_digit.json (the not_a_digit stage)
     model: ModelSummary
     figures: dict             # figure file name -> link relative to the report's folder
     sources: dict             # the files above as the report names them (SOURCES)
@@ -163,6 +170,7 @@ def read_run_outputs(dataset_name, class_names, train_params, test_time_shift_px
         predictions=read_csv(PREDICTIONS_PLOT, PREDICTION_COLUMNS),
         calibration=read_calibration(CALIBRATION_FILE, MODEL_FILE),
         robustness=read_json(ROBUSTNESS_METRICS, ROBUSTNESS_KEYS),
+        not_a_digit=read_json(NOT_A_DIGIT_METRICS, NOT_A_DIGIT_KEYS),
         figures=figure_links(FIGURES_DIR, REPORT_FILE.parent),
     )
     require_classes(EVALUATE_METRICS, inputs["evaluation"]["per_class_accuracy"], class_names)
