@@ -5,7 +5,8 @@ None when there are none, or they were fitted for another model file); DetectorF
 are malformed. `judge(model, detector, inputs, pieces)` reads the model, the (N, 28, 28) inputs and the
 digit-sized pieces predict/pieces.py counted in each picture and returns one dict per picture:
 `not_a_digit` (bool: the score is over the threshold, or two or more pieces stand side by side),
-`not_a_digit_score`, `not_a_digit_threshold` and `digit_pieces`; with no detector, NOT_CHECKED.
+`not_a_digit_score`, `not_a_digit_threshold` and `digit_pieces`; with no detector, NOT_CHECKED. `verdicts`
+does the same from the model's features, logits and probabilities, for a classifier that gives them itself.
 """
 from pathlib import Path
 
@@ -27,9 +28,15 @@ def read_detector(model_path):
 
 def judge(model, detector, inputs, pieces):
     """Per picture: whether it is probably not one digit, its score and the threshold, and its digit pieces."""
+    return verdicts(detector, None if detector is None else outputs(model, inputs), pieces)
+
+
+def verdicts(detector, model_outputs, pieces):
+    """judge's answers from the model's (features, logits, probabilities) of the inputs (not_a_digit.outputs), for a
+    classifier that gives them itself."""
     if detector is None:
         return [{**NOT_CHECKED, "digit_pieces": int(count)} for count in pieces]
-    score = scores(detector["method"], *outputs(model, inputs), detector["means"], detector["precision"])
+    score = scores(detector["method"], *model_outputs, detector["means"], detector["precision"])
     level = detector["threshold"]
     return [{"not_a_digit": bool(s > level or count >= 2), "not_a_digit_score": round(float(s), 2),
              "not_a_digit_threshold": round(level, 2), "digit_pieces": int(count)}
