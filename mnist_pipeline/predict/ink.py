@@ -2,7 +2,9 @@
 
 `ink_map(pixels)` reads (H, W, C) float32 pixels (as decode.to_pixels returns them) and returns
 the ink strength (H, W) float32 >= 0 with the background removed, whichever the ink's polarity
-(dark on light or light on dark), plus a first estimate of the stroke width in pixels.
+(dark on light or light on dark), plus a first estimate of the stroke width in pixels. A digit
+cropped close to its ink (two flat tones, ink on the border) first gets a margin of paper, so its
+ink map is larger than the picture: strokes on the edge are then seen whole by every later step.
 `ink_mask(ink)` returns the boolean strokes (a hysteresis threshold between a noise floor and
 Otsu's level) and the strong level; ImageError("no ink found (blank image)") when there is no ink.
 """
@@ -15,6 +17,7 @@ from mnist_pipeline.predict.arrays import odd, resize, stroke_width
 from mnist_pipeline.predict.decode import LUMA, ImageError
 
 MIN_CONTRAST = 0.06  # weakest ink (fraction of full scale) that counts as a stroke
+TWO_TONE = 0.8       # Otsu's between-class share of the variance above which a picture is two flat tones
 
 
 def ink_map(pixels):
@@ -26,18 +29,28 @@ def ink_map(pixels):
     and coloured ink keeps its full contrast.
     """
     luma = pixels @ LUMA if pixels.shape[2] == 3 else pixels[..., 0]
-    dark, stroke = polarity(luma)
+    tight = tight_crop(luma)
+    if tight is None:
+        dark, stroke = polarity(luma)
+    else:
+        dark, ink_tone = tight
+        stroke = stroke_width(ink_tone)
+        pixels = with_margin(pixels, ~ink_tone, round(max(2 * stroke + 2, max(luma.shape) / 4)))
     # The background filter must be wider than any stroke but is kept small enough to follow shading.
-    size = odd(min(max(4 * stroke, max(luma.shape) / 8), max(luma.shape)))
-    ink = np.zeros(luma.shape, dtype=np.float32)
+    side = max(pixels.shape[:2])
+    size = odd(min(max(4 * stroke, side / 8), side))
+    ink = np.zeros(pixels.shape[:2], dtype=np.float32)
     for channel in np.moveaxis(pixels, 2, 0):
         smooth = ndi.gaussian_filter(channel, 1.0)
         if dark:
             ink = np.maximum(ink, ndi.grey_closing(smooth, size=(size, size)) - channel)
         else:
             ink = np.maximum(ink, channel - ndi.grey_opening(smooth, size=(size, size)))
+    ink = np.clip(ink, 0, None)
+    if tight is not None:  # two flat tones have no grain to average away, and blurring closes small holes
+        return ink, stroke
     # Averaging over a fraction of the stroke width suppresses sensor noise and paper grain.
-    return ndi.gaussian_filter(np.clip(ink, 0, None), float(np.clip(stroke / 8, 0.5, 3.0))), stroke
+    return ndi.gaussian_filter(ink, float(np.clip(stroke / 8, 0.5, 3.0))), stroke
 
 
 def polarity(luma):
@@ -61,12 +74,42 @@ def polarity(luma):
     # (about length / width), so that wide blobs (glare, a sheet of paper on a desk) count little.
     widths = {side: stroke_width(side * deviation > level) for side in (-1, 1)}
     score = {side: np.clip(side * deviation - level, 0, None).sum() / max(widths[side], 1.0) ** 2 for side in (-1, 1)}
-    if min(score.values()) <= 0.5 * max(score.values()):
+    if min(score.values()) <= 0.5 * max(score.values()) and max(score.values()) > 0:
         dark = score[-1] > score[1]
-    else:  # as much dark as light (a tightly cropped digit): the border is mostly background
+    else:  # as much dark as light, or neither stands out: the border is mostly background
         border = np.concatenate([luma[0], luma[-1], luma[:, 0], luma[:, -1]])
         dark = np.median(border) > luma.mean()
     return dark, widths[-1 if dark else 1]
+
+
+def tight_crop(luma):
+    """(dark, ink tone) for a digit cropped close to its ink, None for any other picture.
+
+    Such a picture (a scan, a binarised or digital drawing) is two flat tones, paper and ink (Otsu's
+    two classes hold at least TWO_TONE of the variance), and both reach the border. The ink is so
+    large a part of it that no neighbourhood is mostly paper, so polarity's background estimate
+    fails; the paper still holds most of the border. The ink tone is a boolean (H, W) mask.
+    """
+    if np.ptp(luma) == 0:
+        return None
+    light = luma > threshold_otsu(luma, nbins=256)
+    share = light.mean()
+    between = share * (1 - share) * (luma[light].mean() - luma[~light].mean()) ** 2
+    border = np.concatenate([light[0], light[-1], light[:, 0], light[:, -1]])
+    if between < TWO_TONE * luma.var() or border.all() or not border.any():
+        return None
+    dark = bool(border.mean() > 0.5)
+    return dark, ~light if dark else light
+
+
+def with_margin(pixels, paper, margin):
+    """(H, W, C) pixels framed by `margin` px of the paper's tone (per channel, the median over the
+    boolean `paper` mask)."""
+    tone = np.median(pixels[paper], axis=0)
+    framed = np.empty((pixels.shape[0] + 2 * margin, pixels.shape[1] + 2 * margin, pixels.shape[2]), np.float32)
+    framed[:] = tone
+    framed[margin:-margin, margin:-margin] = pixels
+    return framed
 
 
 def ink_mask(ink):

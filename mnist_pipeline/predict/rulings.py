@@ -2,8 +2,10 @@
 
 `without_ruled_lines(mask, stroke)` reads a boolean ink mask (H, W) and the stroke width in pixels
 and returns the mask without straight, thin, long lines tilted at most 5 degrees from horizontal
-or vertical, evenly spaced or spanning nearly the whole picture; where a stroke crosses a line it
-stays. Nothing is removed if too little ink would remain (a tightly cropped "1" is not a ruling).
+or vertical, evenly spaced and running from one end of the ink to the other, or spanning nearly
+the whole picture; where a stroke crosses a line it stays. Nothing is removed if too little ink
+would remain (a tightly cropped "1" is not a ruling), nor the top and bottom of a wide 0 (they stop
+short of its sides).
 """
 import numpy as np
 from scipy import ndimage as ndi
@@ -32,8 +34,9 @@ def on_ruling(thin, across):
     A Hough transform over tilts of -5..5 degrees finds the direction in which the most pixels lie
     within one pixel of a line, then measures, for each line of that direction, how much of the span
     its pixels cover. A ruling is two or more evenly spaced parallel lines covering 30% of the span
-    and 60 px each, which then also takes fainter lines (10%) at that spacing, or a line covering
-    90% of the span. Hand-drawn strokes are rarely that long and straight.
+    and 60 px each and reaching both ends of the ink (within 10% of its extent: the curves of a 0
+    or an 8 stop short of its sides), which then also takes fainter lines (10%) at that spacing, or
+    a line covering 90% of the span. Hand-drawn strokes are rarely that long and straight.
     """
     rows, cols = np.nonzero(thin)
     # position: across the lines; offset: along them. Transposed, vertical lines become horizontal.
@@ -50,10 +53,17 @@ def on_ruling(thin, across):
     # coverage[b]: how many distinct positions along the line have a pixel within one of intercept b
     cells = np.unique(np.concatenate([(intercept + d) * span + offset for d in (-1, 0, 1)]))
     coverage = np.bincount(cells // span)
+    # first[b], last[b]: the extreme positions along the line reached within one of intercept b
+    first, last = np.full(coverage.size + 1, offset.max()), np.full(coverage.size + 1, offset.min())
+    for d in (-1, 0, 1):
+        np.minimum.at(first, intercept + d, offset)
+        np.maximum.at(last, intercept + d, offset)
+    reach = 0.1 * (offset.max() - offset.min())
+    end_to_end = (first[:-1] <= offset.min() + reach) & (last[:-1] >= offset.max() - reach)
     # Rulings are thin (at most 6 neighbouring intercepts, about 4 px) and a hand-drawn stroke is not
     # straight to a pixel over 60 px, so shorter or wider "lines" are never part of a ruling.
     lines = np.flatnonzero(narrow(coverage >= max(0.9 * span, 60)))
-    strong = np.flatnonzero(narrow(coverage >= max(0.3 * span, 60)))
+    strong = np.flatnonzero(narrow(coverage >= max(0.3 * span, 60)) & end_to_end)
     starts = strong[np.r_[True, np.diff(strong) > 1]] if strong.size else strong
     if starts.size >= 2:
         gaps = np.diff(starts) / np.diff(starts).min()
