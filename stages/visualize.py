@@ -2,21 +2,21 @@
 
 Reads the training history (metrics/train/, metrics/train_speed/: mnist_pipeline.history),
 plots/predictions.csv, plots/reliability.csv, metrics/evaluate/metrics.json, data/prepared/x_test.npy,
-models/model.keras (first-layer filters) and params `dataset.class_names` and `visualize`.
+models/model.keras (first-layer filters) and params `dataset.class_names` and `visualize`; each checked first
+(mnist_pipeline.metrics, history, files: one line naming the file).
 Writes plots/figures/: accuracy.png, loss.png, confusion_matrix.png, sample_predictions.png,
 mistakes.png, per_class_accuracy.png, filters.png, reliability.png.
 """
-import json
 import sys
 
 import numpy as np
-import pandas as pd
 
 from mnist_pipeline import figures
-from mnist_pipeline.calibration import RELIABILITY_PLOT
+from mnist_pipeline.calibration import RELIABILITY_COLUMNS, RELIABILITY_PLOT
 from mnist_pipeline.data import load_split
-from mnist_pipeline.files import atomic_directory
+from mnist_pipeline.files import atomic_directory, read_table
 from mnist_pipeline.history import read_history
+from mnist_pipeline.metrics import MISSING, read_evaluation, read_predictions
 from mnist_pipeline.params import load_params
 from mnist_pipeline.paths import EVALUATE_METRICS, FIGURES_DIR, MODEL_FILE, PREDICTIONS_PLOT, PREPARED_DIR
 from mnist_pipeline.stage import run_stage
@@ -34,11 +34,13 @@ def main():
     params = load_params("dataset.class_names", "visualize")
     class_names, vis = params.dataset.class_names, params.visualize
     history = read_history()
-    predictions = pd.read_csv(PREDICTIONS_PLOT)
-    evaluation = json.loads(EVALUATE_METRICS.read_text())
-    per_class = evaluation["per_class_accuracy"]
-    reliability = pd.read_csv(RELIABILITY_PLOT)
     x_test, _ = load_split(PREPARED_DIR, "test", num_classes=len(class_names))
+    predictions = read_predictions(PREDICTIONS_PLOT, len(class_names), len(x_test))
+    evaluation = read_evaluation(EVALUATE_METRICS, class_names, ("test_ece", "test_ece_calibrated"))
+    per_class = evaluation["per_class_accuracy"]
+    reliability = read_table(RELIABILITY_PLOT, RELIABILITY_COLUMNS, missing_hint=MISSING,
+                             numbers=RELIABILITY_COLUMNS[1:])
+    kernels = first_conv_kernels(MODEL_FILE, len(class_names))  # last: TensorFlow takes seconds to load
 
     samples = predictions.head(vis.sample_count)
     mistakes = predictions[predictions.actual != predictions.predicted]
@@ -59,7 +61,7 @@ def main():
         "mistakes.png": lambda: grid(mistakes, f"The {len(mistakes)} most confident mistakes: true→predicted "
                                                "(confidence)"),
         "per_class_accuracy.png": lambda: figures.per_class_bars(per_class),
-        "filters.png": lambda: figures.first_layer_filters(first_conv_kernels(MODEL_FILE, len(class_names))),
+        "filters.png": lambda: figures.first_layer_filters(kernels),
         "reliability.png": lambda: figures.reliability_diagram(reliability, {
             "before": evaluation["test_ece"], "after": evaluation["test_ece_calibrated"]}),
     }
