@@ -21,7 +21,7 @@ from mnist_pipeline.robustness import ROBUSTNESS_FIGURE, ROBUSTNESS_METRICS
 from mnist_pipeline.robustness.figure import examples_figure
 from mnist_pipeline.robustness.pictures import picture_inputs
 from mnist_pipeline.robustness.results import summary
-from mnist_pipeline.robustness.suite import CORRUPTIONS, corrupt, test_subset
+from mnist_pipeline.robustness.suite import CORRUPTIONS, corrupt, seeded_subset
 from mnist_pipeline.stage import run_stage
 
 STYLE_IMAGES = 200   # digits per picture style at most: drawing and preparing one takes 0.1-0.5 s
@@ -33,7 +33,7 @@ def main():
     params = load_params("robustness", "dataset.class_names")
     seed, class_names = params.robustness.seed, params.dataset.class_names
     x_test, y_test = load_split(PREPARED_DIR, "test", num_classes=len(class_names))
-    chosen = test_subset(len(y_test), params.robustness.images, seed)
+    chosen = seeded_subset(len(y_test), params.robustness.images, seed)
     clean, labels = x_test[chosen, ..., 0], y_test[chosen]
 
     from mnist_pipeline.model import load_model, predict_probabilities

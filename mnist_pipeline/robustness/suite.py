@@ -33,6 +33,6 @@ def corrupt(name, images, seed):
     return CORRUPTIONS[name](images, stream(seed, name))
 
 
-def test_subset(total, count, seed):
+def seeded_subset(total, count, seed):
     """Sorted indices of min(count, total) of `total` test images, drawn at random (fixed by seed)."""
     return np.sort(np.random.default_rng(seed).choice(total, size=min(count, total), replace=False))
