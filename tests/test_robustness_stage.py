@@ -1,9 +1,9 @@
 """The robustness stage (stages/robustness.py): end to end in a tiny pipeline copy (its JSON, figure and report
 section), the picture styles read back through predict.py's preparation, and one-line errors for bad inputs.
 
-The end-to-end test runs `dvc repro report` on tiny generated data with robustness.images = 10 (a few minutes
-on two cores: each picture style draws digits 150-400 px large); the error tests run the stage in a
-temporary folder with tiny arrays and no model.
+The end-to-end test reads the session's tiny pipeline run (conftest `tiny_run`: robustness.images = 10) and
+reruns `dvc repro robustness` in a copy of it; the error tests run the stage in a temporary folder with tiny
+arrays and no model.
 """
 import json
 import shutil
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REAL_MNIST, ROOT, dvc, run, update_params
+from conftest import REAL_MNIST, ROOT, TINY_PARAMS, dvc, run, update_params
 from mnist_pipeline.data import save_split
 from mnist_pipeline.predict.styles import STYLES
 from mnist_pipeline.robustness import ROBUSTNESS_FIGURE, ROBUSTNESS_METRICS
@@ -23,19 +23,18 @@ from test_pipeline import stages_run
 
 
 @pytest.mark.slow
-def test_stage_writes_metrics_figure_and_report_section(pipeline_copy):
-    repo, env = pipeline_copy
-    update_params(repo / "params.yaml", {"robustness": {"images": 10, "seed": 5}})
-    result = dvc("repro", "report", cwd=repo, env=env)
+def test_stage_writes_metrics_figure_and_report_section(tiny_run, reproduced_copy):
+    repo, _, result = tiny_run
     assert stages_run(result).index("robustness") < stages_run(result).index("report")
 
     results = json.loads((repo / ROBUSTNESS_METRICS).read_text())
-    assert (results["images"], results["style_images"], results["seed"]) == (10, 10, 5)
+    images = TINY_PARAMS["robustness"]["images"]
+    assert (results["images"], results["style_images"], results["seed"]) == (images, images, 0)
     assert list(results["corruptions"]) == list(CORRUPTIONS)
     assert list(results["styles"]) == list(results["style_unreadable"]) == [style.name for style in STYLES]
     scores = [results["clean_accuracy"], results["style_clean_accuracy"], *results["corruptions"].values(),
               *results["styles"].values()]
-    assert all(0 <= score <= 1 and round(score * 10, 6) % 1 == 0 for score in scores)  # tenths of 10 images
+    assert all(0 <= score <= 1 and round(score * images, 6) % 1 == 0 for score in scores)  # whole images
     unseen = [value for name, value in results["corruptions"].items() if name not in IN_TRAINING_AUGMENTATION]
     assert results["headline_mean_accuracy"] == pytest.approx(np.mean(unseen), abs=1e-6)
     assert results["corruption_mean_accuracy"] == pytest.approx(np.mean(list(results["corruptions"].values())),
@@ -50,7 +49,8 @@ def test_stage_writes_metrics_figure_and_report_section(pipeline_copy):
     for name, value in [*results["corruptions"].items(), *results["styles"].items()]:
         assert f"| {name} | {value:.2%} |" in section
     assert "(../plots/robustness/examples.png)" in section
-    assert stages_run(dvc("repro", "robustness", cwd=repo, env=env)) == []
+    copy, env = reproduced_copy
+    assert stages_run(dvc("repro", "robustness", cwd=copy, env=env)) == []
 
 
 @pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"MNIST files not found in {REAL_MNIST}")
