@@ -7,8 +7,8 @@ shared by the classes (Lee et al., 2018), both fitted on the train split. `outpu
 gives the features, logits and probabilities (of every member, concatenated, for an ensemble);
 `fit_classes` the class means and the shared precision matrix; `threshold` the score level that
 rejects a given share of validation digits. `save_detector` / `load_detector` write and read the
-detector beside the model: DETECTOR_JSON (method, threshold, reject rate, the model file's SHA-256) and DETECTOR_ARRAYS (.npz:
-class means, precision); a missing or malformed file gives DetectorFileError, one line.
+detector beside the model: DETECTOR_JSON (method, threshold, reject rate, the model file's SHA-256) and
+DETECTOR_ARRAYS (.npz: class means, precision); a missing or malformed file gives DetectorFileError, one line.
 """
 import json
 import zipfile
