@@ -113,6 +113,7 @@ def first_layer_filters(kernels):
 
 
 def save(fig, path, dpi):
-    """Writes the figure as PNG through `path` (a temporary path from files.atomic_path) and closes it."""
+    """Writes the figure as PNG to `path` (in a folder from files.atomic_directory, or a temporary path from
+    files.atomic_path) and closes it."""
     fig.savefig(path, dpi=dpi, format="png")
     plt.close(fig)
