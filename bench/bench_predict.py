@@ -6,7 +6,7 @@ of mnist_pipeline/predict/styles.py into a temporary folder (deleted afterwards)
 --model (default models/model.keras), and times predict.py on a single file. Prints a table;
 --json OUT also writes the figures as JSON.
 
-    python bench/bench_predict.py                       # 200 digits x 16 styles = 3200 files
+    python bench/bench_predict.py                       # 200 digits x 22 styles = 4400 files
     python bench/bench_predict.py --model /tmp/small.keras --mnist ../shared/data/mnist --count 50 \
         --json bench/results/predict.json
 """
