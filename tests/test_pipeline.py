@@ -13,14 +13,28 @@ from mnist_pipeline.precision import resolve_precision
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["download", "preprocess", "train", "evaluate", "visualize", "report"]
+STAGES = ["download", "preprocess", "train", "evaluate", "visualize", "report"]  # the main line, among the others
 FIGURES = ["accuracy.png", "loss.png", "confusion_matrix.png", "sample_predictions.png", "mistakes.png",
-           "per_class_accuracy.png", "filters.png"]
+           "per_class_accuracy.png", "filters.png", "reliability.png"]
 
 
 def stages_run(result):
     """Names of the stages a `dvc repro` actually ran."""
     return re.findall(r"Running stage '(\w+)'", result.stdout)
+
+
+def pipeline_dag(repo, env):
+    """(every stage, [(upstream, downstream), ...]) of the pipeline, as `dvc dag` reads dvc.yaml."""
+    dot = dvc("dag", "--dot", cwd=repo, env=env).stdout
+    return set(re.findall(r'^"(\w+)";$', dot, re.MULTILINE)), re.findall(r'^"(\w+)" -> "(\w+)";$', dot, re.MULTILINE)
+
+
+def assert_ran_in_order(ran, edges):
+    """Each stage ran once, after every stage it depends on that ran too."""
+    assert len(ran) == len(set(ran)), ran
+    for upstream, downstream in edges:
+        if upstream in ran and downstream in ran:
+            assert ran.index(upstream) < ran.index(downstream), (upstream, downstream, ran)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +47,9 @@ def reproduced(tiny_run, tmp_path_factory):
 
 def test_full_run_builds_every_output(reproduced):
     repo, env, result = reproduced
-    assert stages_run(result) == STAGES
+    stages, edges = pipeline_dag(repo, env)
+    assert set(STAGES) <= stages and set(stages_run(result)) == stages
+    assert_ran_in_order(stages_run(result), edges)
     for split in ("train", "val", "test"):
         assert (repo / f"data/prepared/x_{split}.npy").is_file()
     # The saved model loads with plain Keras, without this project's code.
@@ -79,7 +95,13 @@ def test_visualize_param_change_reruns_visualize_and_report(reproduced):
 def test_train_param_change_reruns_train_and_after(reproduced):
     repo, env, _ = reproduced
     update_params(repo / "params.yaml", {"train": {"learning_rate": 0.002}})
-    assert stages_run(dvc("repro", cwd=repo, env=env)) == ["train", "evaluate", "visualize", "report"]
+    ran = stages_run(dvc("repro", cwd=repo, env=env))
+    _, edges = pipeline_dag(repo, env)
+    after_train = {"train"}
+    while later := {downstream for upstream, downstream in edges if upstream in after_train} - after_train:
+        after_train |= later
+    assert {"train", "evaluate", "visualize", "report"} <= after_train and set(ran) == after_train
+    assert_ran_in_order(ran, edges)
 
 
 def test_mirror_change_reruns_download_only(reproduced):
