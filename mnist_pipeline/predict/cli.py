@@ -38,7 +38,7 @@ from mnist_pipeline.predict.prepare import prepare_image
 from mnist_pipeline.predict.runtime import (EXPORTED_MODEL_FILE, load_classifier, model_format, predict_probabilities,
                                             source_model)
 from mnist_pipeline.stage import PipelineError
-from mnist_pipeline.predict.rejection import judge, read_detector
+from mnist_pipeline.predict.rejection import read_detector, verdicts
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = ROOT / EXPORTED_MODEL_FILE
@@ -136,10 +136,10 @@ def load_calibration(model_file):
 
 
 def load_not_a_digit_detector(model_file):
-    """The not-a-digit detector fitted for the model file (None without one); a damaged one ends the program with
-    one line, status 2."""
+    """The not-a-digit detector fitted for the model file (for an export, for the Keras file it was exported from:
+    runtime.source_model; None without one); a damaged one ends the program with one line, status 2."""
     try:
-        return read_detector(model_file)
+        return read_detector(source_model(model_file, ROOT))
     except DetectorFileError as err:
         fail(err)
 
@@ -192,7 +192,7 @@ def main(argv=None):
         probabilities = apply_temperature(predict_probabilities(model, inputs[..., np.newaxis], BATCH_SIZE, shift_px),
                                           calibration.temperature)
         rows = results(paths, probabilities, calibration)
-        for row, verdict in zip(rows, judge(model, detector, inputs, pieces)):
+        for row, verdict in zip(rows, verdicts(detector, detector and model.heads(inputs), pieces)):
             row.update(verdict)
         sys.stdout.write(FORMATTERS[args.format](rows))
     return 1 if failures else 0
