@@ -79,7 +79,8 @@ def test_strokes_on_the_edge_survive(value, render, digits):
 
 
 def test_wide_zero_is_not_a_ruling(digits):
-    """The top and bottom of a wide 0 cropped to its ink at 150 px are not ruled lines (before: removed)."""
+    """The top and bottom of a wide 0 cropped to its ink at 150 px are not ruled lines (two evenly
+    spaced long straight strokes; they stop short of the 0's sides)."""
     wide = np.asarray(Image.fromarray(first_of(digits, 0)[0]).resize((84, 56), Image.Resampling.BICUBIC))
     picture = styles.render_tight_grey(wide, np.random.default_rng(0)).resize((150, 100), Image.Resampling.BICUBIC)
     ink, stroke = ink_map(to_pixels(picture))
