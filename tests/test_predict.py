@@ -1,8 +1,8 @@
 """Tests the picture reader (mnist_pipeline/predict/) on real MNIST digits drawn as everyday pictures.
 
 Reads the MNIST IDX files in ../shared/data/mnist (the tests skip without them). The tests marked
-slow classify 100 digits per style with the model the session trains on the real MNIST files (conftest's
-`model_file`: the fast recipe through the whole pipeline, saved in a pytest tmp folder); rendered
+slow train a small CNN once per session on the real training set (about 30 s on two cores, saved
+in a pytest tmp folder) and classify 100 digits per style (about 3 minutes in all); rendered
 pictures, broken files and the CLI's outputs are written to tmp folders.
 """
 import numpy as np

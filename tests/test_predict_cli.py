@@ -1,7 +1,7 @@
 """Tests predict.py's command line end to end, and its one-line errors for unusable files.
 
 Reads the MNIST IDX files in ../shared/data/mnist (the tests skip without them); the slow tests use the
-model that tests/conftest.py trains once per session (`model_file`). Broken files and the CLI's outputs are written
+small CNN that tests/conftest.py trains once per session. Broken files and the CLI's outputs are written
 to tmp folders.
 """
 import csv
