@@ -2,10 +2,10 @@
 
 Draws the strokes of a real MNIST 7 (its skeleton, traced into pen strokes and scaled to the
 canvas) with pointer events from a mouse and from a touch screen, uploads a photo-like picture of
-another MNIST digit, and checks the answers the page shows. Needs Debian's `chromium` and
-`chromium-driver` packages (skips with a message naming them where they are missing), Selenium from
-requirements.txt and ../shared/data/mnist (for the model: the LiteRT export of the `real_mnist_model_file`
-fixture).
+another MNIST digit and two digits side by side, and checks the answers the page shows. Needs
+Debian's `chromium` and `chromium-driver` packages (skips with a message naming them where they are
+missing), Selenium from requirements.txt and ../shared/data/mnist (for the model: the LiteRT export of
+the `real_mnist_model_file` fixture, with a not-a-digit detector fitted for it beside it).
 The page's screenshot after the drawn 7 is saved as demo.png in the test's tmp folder
 (docs/demo.png is one of these).
 """
@@ -16,6 +16,8 @@ import pytest
 
 from conftest import REAL_MNIST
 from test_export import export
+from test_not_a_digit_predict import fit_detector_beside
+from mnist_pipeline import negatives
 from mnist_pipeline.serve.client import start_server, stop_server
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -32,10 +34,12 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def exported_model_file(real_mnist_model_file, tmp_path_factory):
     """The fast recipe's model exported as serve.py's default model is (LiteRT: the server starts in seconds
-    even on a busy machine, where TensorFlow's import can take minutes)."""
+    even on a busy machine, where TensorFlow's import can take minutes), with its not-a-digit detector beside it."""
     from mnist_pipeline.model import load_model
+    from mnist_pipeline.predict.runtime import load_classifier
 
-    return export(load_model(real_mnist_model_file), tmp_path_factory.mktemp("exported") / "model.tflite")
+    path = export(load_model(real_mnist_model_file), tmp_path_factory.mktemp("exported") / "model.tflite")
+    return fit_detector_beside(path, load_classifier(path).heads)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +164,15 @@ def test_uploaded_photo_is_read(server, browser, tmp_path):
     browser.get(server)
     browser.find_element(By.ID, "file").send_keys(str(photo))
     state, digit, status = answer(browser)
-    assert (state, digit) == ("answered", "3"), status
+    assert (state, digit) == ("answered", "3") and "Probably not a digit" not in status, status
+
+    pair = tmp_path / "pair.png"
+    negatives.two_digits(np.random.default_rng(2), np.stack([mnist_test_digit(3), mnist_test_digit(7)])).save(pair)
+    browser.find_element(By.ID, "clear").click()
+    browser.find_element(By.ID, "file").send_keys(str(pair))
+    state, _, status = answer(browser)
+    assert state == "answered" and status.startswith("Probably not a digit"), status
+    assert "2 digit-sized pieces side by side" in browser.find_element(By.ID, "status").get_attribute("title")
 
     blank = tmp_path / "blank.png"
     Image.new("L", (200, 200), 255).save(blank)
@@ -179,3 +191,4 @@ def test_the_page_names_the_model(server, browser, exported_model_file):
     line = browser.find_element(By.ID, "model")
     WebDriverWait(browser, ANSWER_TIMEOUT_S).until(lambda d: line.text.startswith("Model "))
     assert hashlib.sha256(exported_model_file.read_bytes()).hexdigest()[:12] in line.text
+    assert "not-a-digit check on" in line.text

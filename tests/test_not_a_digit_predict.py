@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from conftest import REAL_MNIST, ROOT, run
 from mnist_pipeline import negatives
@@ -15,19 +15,34 @@ from mnist_pipeline.not_a_digit import fit_classes, outputs, save_detector, scor
 from mnist_pipeline.predict import styles
 
 
-@pytest.fixture(scope="module")
-def fitted_model(model, model_file, tmp_path_factory):
-    """The small CNN's file copied into a folder of its own with a Mahalanobis detector fitted on 12,000 MNIST
-    training digits and a threshold rejecting 0.5% of 3,000 others (the test digits are never used)."""
+def fit_detector_beside(model_path, heads):
+    """Writes beside `model_path` a Mahalanobis detector fitted on the model's heads(images) (not_a_digit.outputs or
+    a runtime classifier's heads) of 12,000 MNIST training digits, with a threshold rejecting 0.5% of 3,000 others
+    (the test digits are never used); returns model_path."""
     images, labels = styles.load_mnist(REAL_MNIST, "train")
     x = images[:15_000] / np.float32(255)
-    features, _, _ = outputs(model, x[:12_000])
+    features, _, _ = heads(x[:12_000])
     means, precision = fit_classes(features, labels[:12_000])
-    level = threshold(scores("mahalanobis", *outputs(model, x[12_000:]), means, precision), 0.005)
+    level = threshold(scores("mahalanobis", *heads(x[12_000:]), means, precision), 0.005)
+    save_detector(model_path.parent, "mahalanobis", level, 0.005, means, precision, file_sha256(model_path))
+    return model_path
+
+
+def not_digit_pictures(images, rng):
+    """{name: PIL image} of a nearly level line, a filled disc and two of the MNIST `images` side by side."""
+    line = Image.new("L", (120, 120), 245)
+    ImageDraw.Draw(line).line([(15, 62), (105, 56)], fill=20, width=7)  # nearly level (steeper ones pass for a 1)
+    disc = Image.new("L", (120, 120), 245)
+    ImageDraw.Draw(disc).ellipse([25, 25, 95, 95], fill=20)
+    return {"line": line, "disc": disc, "two_digits": negatives.two_digits(rng, images)}
+
+
+@pytest.fixture(scope="module")
+def fitted_model(model, model_file, tmp_path_factory):
+    """The small CNN's file copied into a folder of its own with its detector (fit_detector_beside)."""
     folder = tmp_path_factory.mktemp("fitted")
     shutil.copy(model_file, folder / "model.keras")
-    save_detector(folder, "mahalanobis", level, 0.005, means, precision, file_sha256(folder / "model.keras"))
-    return folder / "model.keras"
+    return fit_detector_beside(folder / "model.keras", lambda x: outputs(model, x))
 
 
 def predict_json(*args):
@@ -40,12 +55,7 @@ def predict_json(*args):
 def test_predict_flags_a_line_a_disc_and_two_digits_but_not_real_digits(fitted_model, digits, tmp_path):
     images, _ = digits
     rng = np.random.default_rng(5)
-    line = Image.new("L", (120, 120), 245)
-    from PIL import ImageDraw
-    ImageDraw.Draw(line).line([(15, 62), (105, 56)], fill=20, width=7)  # nearly level (steeper ones pass for a 1)
-    disc = Image.new("L", (120, 120), 245)
-    ImageDraw.Draw(disc).ellipse([25, 25, 95, 95], fill=20)
-    pictures = {"line": line, "disc": disc, "two_digits": negatives.two_digits(rng, images)}
+    pictures = not_digit_pictures(images, rng)
     for name, picture in pictures.items():
         picture.save(tmp_path / f"{name}.png")
     real = [styles.write_rendering(styles.STYLES[0], image, rng, tmp_path / f"digit{i}") for i, image in

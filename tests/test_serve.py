@@ -2,7 +2,9 @@
 
 The tests marked slow start one server (a child process on a free port, small limits) on the LiteRT
 export (as the export stage makes it) of the fast recipe's model trained on real MNIST (the
-`real_mnist_model_file` fixture; they skip without ../shared/data/mnist) and send it real MNIST test digits drawn as pictures (predict/styles.py).
+`real_mnist_model_file` fixture; they skip without ../shared/data/mnist), with a not-a-digit detector fitted
+for the export beside it, and send it real MNIST test digits drawn as pictures (predict/styles.py) and
+pictures that are not one digit (test_not_a_digit_predict.not_digit_pictures).
 The others check the batcher, the limits and the model card in-process, without TensorFlow.
 """
 import asyncio
@@ -19,6 +21,8 @@ from PIL import Image
 
 from conftest import REAL_MNIST, ROOT, run
 from test_export import export
+from test_not_a_digit_predict import fit_detector_beside, not_digit_pictures
+from mnist_pipeline.predict.output import NOT_A_DIGIT_FIELDS
 from mnist_pipeline.paths import EVALUATE_METRICS, MODEL_FILE
 from mnist_pipeline.predict.runtime import EXPORT_METRICS, EXPORTED_MODEL_FILE
 from mnist_pipeline.serve.classify import Batcher
@@ -56,10 +60,13 @@ def digits():
 
 @pytest.fixture(scope="module")
 def exported_model_file(real_mnist_model_file, tmp_path_factory):
-    """The LiteRT export of `real_mnist_model_file`, made as the export stage makes it, in a folder of its own."""
+    """The LiteRT export of `real_mnist_model_file`, made as the export stage makes it, in a folder of its own with
+    a not-a-digit detector fitted for it (on its own heads) beside it."""
     from mnist_pipeline.model import load_model
+    from mnist_pipeline.predict.runtime import load_classifier
 
-    return export(load_model(real_mnist_model_file), tmp_path_factory.mktemp("exported") / "model.tflite")
+    path = export(load_model(real_mnist_model_file), tmp_path_factory.mktemp("exported") / "model.tflite")
+    return fit_detector_beside(path, load_classifier(path).heads)
 
 
 @pytest.fixture(scope="module")
@@ -82,36 +89,37 @@ def assert_serving(url):
 def test_batcher_runs_requests_that_arrive_together_in_one_call():
     calls = []
 
-    def run(batch):
+    def run(batch, pieces):
         calls.append(len(batch))
-        return batch.reshape(len(batch), -1)[:, :10] * 2
+        return batch.reshape(len(batch), -1)[:, :10] * 2, [{"digit_pieces": count} for count in pieces]
 
     async def main():
         batcher = Batcher(run, window_s=0.01)
         inputs = [np.full((n, 28, 28), i, dtype=np.float32) for i, n in enumerate([1, 2, 1, 3], start=1)]
-        return inputs, await asyncio.gather(*(batcher.predict(x) for x in inputs))
+        return inputs, await asyncio.gather(*(batcher.predict(x, [i] * len(x)) for i, x in enumerate(inputs)))
 
     inputs, answers = asyncio.run(main())
     assert calls == [7]
-    for x, answer in zip(inputs, answers):
-        np.testing.assert_array_equal(answer, x.reshape(len(x), -1)[:, :10] * 2)
+    for i, (x, (probabilities, verdicts)) in enumerate(zip(inputs, answers)):
+        np.testing.assert_array_equal(probabilities, x.reshape(len(x), -1)[:, :10] * 2)
+        assert verdicts == [{"digit_pieces": i}] * len(x)
 
 
 def test_batcher_passes_a_model_failure_to_every_waiting_request_and_goes_on():
-    def run(batch):
+    def run(batch, pieces):
         if batch[0, 0, 0] < 0:
             raise RuntimeError("model failed")
-        return np.ones((len(batch), 10))
+        return np.ones((len(batch), 10)), pieces
 
     async def main():
         batcher = Batcher(run)
-        failed = await asyncio.gather(batcher.predict(-np.ones((1, 28, 28))), batcher.predict(np.ones((1, 28, 28))),
-                                      return_exceptions=True)
-        return failed, await batcher.predict(np.ones((2, 28, 28)))
+        failed = await asyncio.gather(batcher.predict(-np.ones((1, 28, 28)), [1]),
+                                      batcher.predict(np.ones((1, 28, 28)), [1]), return_exceptions=True)
+        return failed, await batcher.predict(np.ones((2, 28, 28)), [1, 2])
 
-    failed, later = asyncio.run(main())
+    failed, (probabilities, pieces) = asyncio.run(main())
     assert [str(err) for err in failed] == ["model failed"] * 2
-    assert later.shape == (2, 10)
+    assert probabilities.shape == (2, 10) and pieces == [1, 2]
 
 
 def test_model_card_gives_the_test_accuracy_only_for_the_evaluated_model_file(tmp_path):
@@ -151,6 +159,7 @@ def test_health_names_the_model_and_the_limits(server, exported_model_file):
     assert status == 200 and body["status"] == "ok"
     assert body["model"]["sha256"] == hashlib.sha256(exported_model_file.read_bytes()).hexdigest()[:12]
     assert body["limits"] == {"max_request_bytes": 1_000_000, "max_files": 3, "max_pixels": 4_000_000}
+    assert body["not_a_digit"]["checked"] is True and body["not_a_digit"]["method"] == "mahalanobis"
 
 
 @pytest.mark.slow
@@ -190,7 +199,30 @@ def test_same_answers_as_predict_py(server, digits, exported_model_file, real_mn
 @pytest.mark.slow
 def test_records_without_details_are_predict_py_s(server, digits):
     status, served = post_images(server + "api/predict", [digits[0][:2]])
-    assert status == 200 and set(served[0]) == {"file", "digit", "confidence", "unsure", "calibrated", "top3"}
+    assert status == 200
+    assert set(served[0]) == {"file", "digit", "confidence", "unsure", "calibrated", "top3", *NOT_A_DIGIT_FIELDS}
+
+
+@pytest.mark.slow
+def test_pictures_that_are_not_one_digit_are_flagged_and_real_digits_not(server, digits):
+    """A nearly level line, a filled disc and two MNIST digits side by side get not_a_digit true (two pieces for the
+    pair); real MNIST digits drawn or photographed get false; each verdict is the score over the threshold or
+    two pieces or more."""
+    from mnist_pipeline.predict import styles
+
+    images, _ = styles.sample_digits(REAL_MNIST, 2, seed=11)
+    pictures = not_digit_pictures(images, np.random.default_rng(5))
+    status, flagged = post_images(server + "api/predict", [(f"{name}.png", encoded(picture, "PNG"))
+                                                            for name, picture in pictures.items()])
+    assert status == 200 and [row["file"] for row in flagged] == [f"{name}.png" for name in pictures]
+    assert [row["not_a_digit"] for row in flagged] == [True] * 3, flagged
+    assert flagged[-1]["digit_pieces"] == 2
+    status, real = post_images(server + "api/predict", [(name, data) for name, data, _ in digits[:3]])
+    assert status == 200 and [row["not_a_digit"] for row in real] == [False] * 3, real
+    assert [row["digit_pieces"] for row in real] == [1] * 3
+    for row in flagged + real:
+        assert row["not_a_digit"] == (row["not_a_digit_score"] > row["not_a_digit_threshold"]
+                                      or row["digit_pieces"] >= 2)
 
 
 def png_of_size(width, height):

@@ -163,6 +163,15 @@ def load_model(path):
         fail(err)
 
 
+def classify_inputs(classify, inputs, pieces, shift_px, temperature, detector):
+    """((N, 10) probabilities at `temperature`, averaged over test-time shifts of `shift_px`; N not-a-digit verdicts
+    (rejection.verdicts: `detector`'s scores of the classifier's heads, and the digit `pieces`)) of (N, 28, 28)
+    inputs; predict.py's and the demo server's (serve/classify.py) arithmetic."""
+    probabilities = apply_temperature(predict_probabilities(classify, inputs[..., np.newaxis], BATCH_SIZE, shift_px),
+                                      temperature)
+    return probabilities, verdicts(detector, detector and classify.heads(inputs), pieces)
+
+
 def fail(message):
     """Prints `error: <message>` on stderr and exits with status 2 (a bad command line, model or output folder)."""
     print(f"error: {message}", file=sys.stderr)
@@ -188,11 +197,10 @@ def main(argv=None):
     except OutputError as err:
         fail(err)
     if paths:
-        model = load_model(args.model)
-        probabilities = apply_temperature(predict_probabilities(model, inputs[..., np.newaxis], BATCH_SIZE, shift_px),
-                                          calibration.temperature)
+        probabilities, judged = classify_inputs(load_model(args.model), inputs, pieces, shift_px,
+                                                calibration.temperature, detector)
         rows = results(paths, probabilities, calibration)
-        for row, verdict in zip(rows, verdicts(detector, detector and model.heads(inputs), pieces)):
+        for row, verdict in zip(rows, judged):
             row.update(verdict)
         sys.stdout.write(FORMATTERS[args.format](rows))
     return 1 if failures else 0

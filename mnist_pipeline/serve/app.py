@@ -1,8 +1,10 @@
 """The web app: the drawing page and the HTTP API on one loaded model (Starlette, an ASGI framework).
 
     GET  /                    the page (static/index.html, with its script and style beside it)
-    GET  /api/health          {"status": "ok", "model": {...}, "calibration": {...}, "shift_px": N, "limits": {...}}
-    POST /api/predict         multipart image files -> predict.py's JSON records, one per file, in order
+    GET  /api/health          {"status": "ok", "model": {...}, "calibration": {...}, "not_a_digit": {...},
+                               "shift_px": N, "limits": {...}}
+    POST /api/predict         multipart image files -> predict.py's JSON records (with its not-a-digit fields),
+                              one per file, in order
     POST /api/predict?details=1   the same, each with its ten probabilities and 28x28 input added
 
 Every refusal is a 4xx answer whose JSON body is one line: {"error": "<file or request>: <problem>"}.
@@ -29,13 +31,15 @@ from mnist_pipeline.serve.uploads import RequestError, read_uploads
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(model, shift_px, limits, card, calibration):
+def create_app(model, shift_px, limits, card, calibration, detector):
     """The Starlette app serving `model` (loaded) with `limits` (uploads.Limits); `card` says which model it is,
-    `calibration` (mnist_pipeline.calibration.Calibration) its temperature and unsure level."""
-    batcher = Batcher(model_runner(model, shift_px, calibration.temperature))
+    `calibration` (mnist_pipeline.calibration.Calibration) its temperature and unsure level, `detector` its
+    not-a-digit detector (predict/rejection.read_detector; None: not checked)."""
+    batcher = Batcher(model_runner(model, shift_px, calibration.temperature, detector))
     preparers = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="prepare")
     scratch = tempfile.TemporaryDirectory(prefix="mnist-serve-")
-    health = {"status": "ok", "model": card, "calibration": calibration._asdict(), "shift_px": shift_px,
+    health = {"status": "ok", "model": card, "calibration": calibration._asdict(),
+              "not_a_digit": detector_card(detector), "shift_px": shift_px,
               "limits": asdict(limits)}
 
     async def page(request):
@@ -47,13 +51,14 @@ def create_app(model, shift_px, limits, card, calibration):
     async def predict(request):
         uploads = await read_uploads(request, limits)
         loop = asyncio.get_running_loop()
-        inputs = await asyncio.gather(*(loop.run_in_executor(preparers, prepare_upload, name, data,
-                                                             limits.max_pixels, scratch.name)
-                                        for name, data in uploads))
-        inputs = np.array(inputs, dtype=np.float32)
-        probabilities = await batcher.predict(inputs)
+        prepared = await asyncio.gather(*(loop.run_in_executor(preparers, prepare_upload, name, data,
+                                                               limits.max_pixels, scratch.name)
+                                          for name, data in uploads))
+        inputs = np.array([digit for digit, _ in prepared], dtype=np.float32)
+        probabilities, judged = await batcher.predict(inputs, [pieces for _, pieces in prepared])
         details = request.query_params.get("details", "") not in ("", "0", "false")
-        return JSONResponse(records([name for name, _ in uploads], probabilities, inputs, details, calibration))
+        return JSONResponse(records([name for name, _ in uploads], probabilities, judged, inputs, details,
+                                    calibration))
 
     @asynccontextmanager
     async def lifespan(app):
@@ -67,6 +72,14 @@ def create_app(model, shift_px, limits, card, calibration):
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.batcher = batcher
     return app
+
+
+def detector_card(detector):
+    """What /api/health says of the not-a-digit detector: whether one is loaded, its method and threshold."""
+    if detector is None:
+        return {"checked": False, "method": None, "threshold": None,
+                "note": "not checked: no not_a_digit.json fitted for this model file beside it"}
+    return {"checked": True, "method": detector["method"], "threshold": round(detector["threshold"], 2), "note": ""}
 
 
 async def refused(request, err):

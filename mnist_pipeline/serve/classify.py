@@ -1,11 +1,12 @@
 """Classifies uploaded pictures with predict.py's own preparation and model arithmetic, batching the model calls.
 
-`prepare_upload(name, data, max_pixels, folder)` turns an upload's bytes into predict.py's 28x28 input
-(decode.load_image and prepare.prepare_image on the bytes written to a file in `folder`, so the
-server reads a picture exactly as predict.py reads the same file). `Batcher` gathers the inputs of
-requests that arrive together and makes one model call for them (`model_runner`: predict.py's
-predict_probabilities and temperature) on a thread of its own, off the event loop. `records(...)` gives
-predict.py's JSON rows, with the ten probabilities and the 28x28 input added when asked for.
+`prepare_upload(name, data, max_pixels, folder)` turns an upload's bytes into predict.py's 28x28 input and
+its digit pieces (decode.load_image, prepare.prepare_image and pieces.digit_pieces on the bytes written to a
+file in `folder`, so the server reads a picture exactly as predict.py reads the same file). `Batcher` gathers
+the inputs of requests that arrive together and makes one model call for them (`model_runner`: predict.py's
+predict_probabilities and temperature, and its not-a-digit verdicts from the classifier's heads:
+predict/rejection.py) on a thread of its own, off the event loop. `records(...)` gives predict.py's JSON
+rows, with the ten probabilities and the 28x28 input added when asked for.
 """
 import asyncio
 import io
@@ -15,17 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
-from mnist_pipeline.calibration import apply_temperature
-from mnist_pipeline.predict.cli import BATCH_SIZE
+from mnist_pipeline.predict.cli import classify_inputs
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import results
+from mnist_pipeline.predict.pieces import digit_pieces
 from mnist_pipeline.predict.prepare import prepare_image
-from mnist_pipeline.predict.runtime import predict_probabilities
 from mnist_pipeline.serve.uploads import RequestError
 
 
 def prepare_upload(name, data, max_pixels, folder):
-    """The (28, 28) float32 model input of an uploaded picture; RequestError (422) names the problem."""
+    """(the (28, 28) float32 model input, its digit pieces) of an uploaded picture; RequestError (422) names the
+    problem."""
     pixels = header_pixels(data)
     if pixels > max_pixels:
         raise RequestError(422, f"{name}: too many pixels ({pixels:,}; the limit is {max_pixels:,} per image)")
@@ -33,7 +34,8 @@ def prepare_upload(name, data, max_pixels, folder):
         file.write(data)
         file.flush()
         try:
-            return prepare_image(load_image(file.name))
+            image = load_image(file.name)
+            return prepare_image(image), digit_pieces(image)
         except ImageError as err:
             raise RequestError(422, f"{name}: {err.problem}") from None
 
@@ -48,10 +50,13 @@ def header_pixels(data):
         return 0
 
 
-def records(names, probabilities, inputs, details, calibration):
-    """predict.py's JSON rows (file = the upload's name) of calibrated `probabilities`; with `details`, each also
-    holds the ten `probabilities` and `input_28x28`, the model's input as 784 grey levels 0-255, row by row."""
+def records(names, probabilities, judged, inputs, details, calibration):
+    """predict.py's JSON rows (file = the upload's name) of calibrated `probabilities` and the not-a-digit verdicts
+    `judged` (rejection.verdicts); with `details`, each also holds the ten `probabilities` and `input_28x28`, the
+    model's input as 784 grey levels 0-255, row by row."""
     rows = results(names, probabilities, calibration)
+    for row, verdict in zip(rows, judged):
+        row.update(verdict)
     if details:
         for row, probs, digit in zip(rows, probabilities, inputs):
             row["probabilities"] = [float(p) for p in probs]
@@ -59,18 +64,19 @@ def records(names, probabilities, inputs, details, calibration):
     return rows
 
 
-def model_runner(classify, shift_px, temperature):
-    """run(batch): the (N, 10) calibrated probabilities of (N, 28, 28) inputs, computed as predict.py computes them
+def model_runner(classify, shift_px, temperature, detector):
+    """run(batch, pieces): the (N, 10) calibrated probabilities of (N, 28, 28) inputs and their not-a-digit verdicts
+    (one dict each, from their digit `pieces` and `detector`, None for none), computed as predict.py computes them
     (`classify`: predict.py's classifier, predict/runtime.py)."""
-    return lambda batch: apply_temperature(predict_probabilities(classify, batch[..., np.newaxis], BATCH_SIZE,
-                                                                 shift_px), temperature)
+    return lambda batch, pieces: classify_inputs(classify, batch, pieces, shift_px, temperature, detector)
 
 
 class Batcher:
     """Runs the model for requests that arrive together in one call, on one thread off the event loop.
 
-    `await batcher.predict(inputs)` returns the (N, 10) probabilities of (N, 28, 28) inputs, computed
-    by `run(batch)` (see model_runner) on the inputs of every request waiting. A request waits at most
+    `await batcher.predict(inputs, pieces)` returns what `run(batch, pieces)` (see model_runner: probabilities and
+    verdicts) gives for the (N, 28, 28) inputs and their N digit pieces, computed on the inputs of every request
+    waiting and cut to this request's N. A request waits at most
     `window_s` for others to join it; requests that arrive while the model runs go into the next call.
     """
 
@@ -81,12 +87,13 @@ class Batcher:
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="model")
         self.worker = None
 
-    async def predict(self, inputs):
-        """The model's probabilities for (N, 28, 28) float32 inputs, computed with other requests' inputs."""
+    async def predict(self, inputs, pieces):
+        """run's answers (each cut to N) for (N, 28, 28) float32 inputs and their N digit pieces, computed with other
+        requests' inputs."""
         if self.worker is None:
             self.worker = asyncio.create_task(self.serve())
         answer = asyncio.get_running_loop().create_future()
-        await self.queue.put((inputs, answer))
+        await self.queue.put((inputs, pieces, answer))
         return await answer
 
     async def serve(self):
@@ -97,19 +104,20 @@ class Batcher:
             await asyncio.sleep(self.window_s)
             while not self.queue.empty():
                 waiting.append(self.queue.get_nowait())
-            batch = np.concatenate([inputs for inputs, _ in waiting])
+            batch = np.concatenate([inputs for inputs, _, _ in waiting])
+            pieces = [count for _, counts, _ in waiting for count in counts]
             try:
-                probabilities = await loop.run_in_executor(self.thread, self.run, batch)
+                answers = await loop.run_in_executor(self.thread, self.run, batch, pieces)
             except Exception as err:  # the model failed: every waiting request gets the error
-                for _, answer in waiting:
+                for _, _, answer in waiting:
                     answer.done() or answer.set_exception(err)
                 continue
             start = 0
-            for inputs, answer in waiting:
+            for inputs, _, answer in waiting:
                 if not answer.done():  # the client may have gone
-                    answer.set_result(probabilities[start:start + len(inputs)])
+                    answer.set_result(tuple(part[start:start + len(inputs)] for part in answers))
                 start += len(inputs)
 
     def warm_up(self):
         """One model call on a blank input, so the first request does not pay for building the graph."""
-        self.run(np.zeros((1, 28, 28), dtype=np.float32))
+        self.run(np.zeros((1, 28, 28), dtype=np.float32), [0])

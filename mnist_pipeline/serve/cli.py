@@ -3,16 +3,18 @@
     python serve.py [--model models/model.tflite] [--host 127.0.0.1] [--port 8000] [--shift-px N]
                     [--max-request-bytes B] [--max-files N] [--max-pixels P]
 
-Loads the model and the calibration.json beside it once (as predict.py does: a missing or unusable
-file is a one-line error, exit status 2), warms it up, binds the address and prints `serving ... at http://HOST:PORT/` on stdout
-once it accepts connections (--port 0 picks a free port). Ctrl+C stops it.
+Loads the model and the calibration.json and not-a-digit detector beside it once (as predict.py does: a
+missing or unusable file is a one-line error, exit status 2), warms it up, binds the address and prints
+`serving ... at http://HOST:PORT/` on stdout once it accepts connections (--port 0 picks a free port).
+Ctrl+C stops it.
 """
 import argparse
 import socket
 import sys
 from pathlib import Path
 
-from mnist_pipeline.predict.cli import DEFAULT_MODEL, ROOT, default_shift_px, load_calibration, load_model
+from mnist_pipeline.predict.cli import (DEFAULT_MODEL, ROOT, default_shift_px, load_calibration, load_model,
+                                        load_not_a_digit_detector)
 from mnist_pipeline.serve.uploads import Limits
 
 BACKLOG = 2048  # uvicorn's default
@@ -67,6 +69,7 @@ def main(argv=None):
     args = parse_args(argv)
     shift_px = default_shift_px() if args.shift_px is None else args.shift_px
     calibration = load_calibration(args.model)
+    detector = load_not_a_digit_detector(args.model)
     model = load_model(args.model)
     import uvicorn  # after the model: a bad model file fails fast
 
@@ -75,7 +78,7 @@ def main(argv=None):
 
     card = describe_model(args.model, ROOT)
     limits = Limits(args.max_request_bytes, args.max_files, args.max_pixels)
-    app = create_app(model, shift_px, limits, card, calibration)
+    app = create_app(model, shift_px, limits, card, calibration, detector)
     app.state.batcher.warm_up()
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]

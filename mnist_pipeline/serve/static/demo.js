@@ -2,8 +2,9 @@
 // drop zone; each picture goes to POST /api/predict?details=1 and the answer fills the digit, the ten
 // bars and the 28x28 input. While drawing, at most one request is in flight and a new one follows
 // DEBOUNCE_MS after the last change. The pad's data-state says "blank", "waiting" (a request is due
-// or in flight), "answered" or "problem" (the browser test waits on it). Everything comes from this
-// server; nothing is fetched elsewhere.
+// or in flight), "answered" or "problem" (the browser test waits on it). A picture the not-a-digit check
+// flags (a letter, a drawing, several digits) says "probably not a digit", with its score and threshold in
+// small text and on hover. Everything comes from this server; nothing is fetched elsewhere.
 "use strict";
 
 const DEBOUNCE_MS = 120;
@@ -138,6 +139,7 @@ function showBlank() {
   card.className = "card stale";
   digitOut.textContent = "?";
   statusLine.textContent = "No ink yet: draw a digit.";
+  statusLine.title = "";
   fillBars(new Array(10).fill(0));
   drawInput(null);
 }
@@ -148,19 +150,32 @@ function showProblem(problem) {
   digitOut.textContent = "?";
   // "drawing.png: no ink found (blank image)" reads better without the file name of a drawing
   statusLine.textContent = upload ? problem : problem.replace(/^drawing\.png: /, "");
+  statusLine.title = "";
   fillBars(new Array(10).fill(0));
   drawInput(null);
 }
 
 function showAnswer(record) {
   settle("answered");
-  card.className = record.unsure ? "card unsure" : "card";
+  card.className = record.not_a_digit ? "card unsure not-digit" : record.unsure ? "card unsure" : "card";
   digitOut.textContent = record.digit;
-  statusLine.textContent = `${(record.confidence * 100).toFixed(1)}% sure` +
-    (record.top3[1].probability >= 0.05 ? `; else ${record.top3[1].digit}` : "") +
-    (record.unsure ? " · unsure: write it again more clearly" : "");
+  statusLine.textContent = record.not_a_digit ? "Probably not a digit: draw one digit alone."
+    : `${(record.confidence * 100).toFixed(1)}% sure` +
+      (record.top3[1].probability >= 0.05 ? `; else ${record.top3[1].digit}` : "") +
+      (record.unsure ? " · unsure: write it again more clearly" : "");
+  statusLine.title = record.not_a_digit ? notDigitReason(record) : "";
+  if (record.not_a_digit) {
+    const small = document.createElement("small");
+    small.textContent = ` (${notDigitReason(record)})`;
+    statusLine.appendChild(small);
+  }
   fillBars(record.probabilities, record.digit);
   drawInput(record.input_28x28);
+}
+
+function notDigitReason(record) {   // why the check flagged it: several pieces, or its score over the threshold
+  return record.digit_pieces >= 2 ? `${record.digit_pieces} digit-sized pieces side by side`
+    : `not-a-digit score ${record.not_a_digit_score} over the threshold ${record.not_a_digit_threshold}`;
 }
 
 function fillBars(probabilities, top) {
@@ -228,11 +243,12 @@ async function usePicture(file) {
 async function describeModel() {
   const line = document.getElementById("model");
   try {
-    const { model, calibration } = await (await fetch("/api/health")).json();
+    const { model, calibration, not_a_digit } = await (await fetch("/api/health")).json();
     const accuracy = model.test_accuracy === null ? "test accuracy " + model.accuracy_note
       : `${(model.test_accuracy * 100).toFixed(2)}% test accuracy`;
     line.textContent = `Model ${model.file} · sha256 ${model.sha256} · ${model.modified} · ${accuracy}` +
-      ` · confidence ${calibration.calibrated ? "calibrated" : "uncalibrated"}`;
+      ` · confidence ${calibration.calibrated ? "calibrated" : "uncalibrated"}` +
+      ` · not-a-digit check ${not_a_digit.checked ? "on" : "off"}`;
   } catch (err) {
     line.textContent = "The server did not say which model answers.";
   }
