@@ -1,6 +1,7 @@
 """The report and model card templates: each branch of their wording, rendered from a small made-up run
 (three classes, three epochs) without TensorFlow or DVC, and the input checks that need no files."""
 import copy
+import os
 import re
 
 import pandas as pd
@@ -160,3 +161,22 @@ def test_checks_of_predictions_and_history_name_the_file():
     expected = f"{metric_file('val_accuracy')}: no row for epoch 7 named in {TRAIN_METRICS}; rerun the train stage"
     with pytest.raises(ReportInputError, match=f"^{re.escape(expected)}$"):
         require_epoch(made_up_run().history, 7)
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda path: os.mkfifo(path), "is a FIFO (named pipe); expected a regular file"),
+    (lambda path: path.mkdir(), "is a directory; expected a regular file"),
+    (lambda path: path.write_bytes(b"{\"a\": \"\xe9\"}"), "not valid UTF-8 (byte 7)"),
+    (lambda path: path.write_text("[1]"), "expected a JSON object, not list; rerun the stage that writes it"),
+])
+def test_report_inputs_refuse_what_is_not_a_file_of_json_in_one_line(tmp_path, make, problem):
+    """The report's readers go through files.open_input: a FIFO is refused at once instead of read forever."""
+    from mnist_pipeline.files import InputError
+    from mnist_pipeline.report.inputs import read_csv, read_json
+    path = tmp_path / "metrics.json"
+    make(path)
+    with pytest.raises(InputError, match=f"^{re.escape(f'{path}: {problem}')}$"):
+        read_json(path, ())
+    if "JSON" not in problem:
+        with pytest.raises(InputError, match=f"^{re.escape(f'{path}: {problem}')}$"):
+            read_csv(path, ())

@@ -2,10 +2,10 @@
 the predictions table, the figures it links and the saved model, all at the paths in mnist_pipeline/paths.py
 (the robustness stage's in mnist_pipeline/robustness/__init__.py).
 
-`read_run_outputs` returns them as one RunOutputs; a missing or malformed input raises ReportInputError,
-whose one-line message names the file and the stage to rerun.
+`read_run_outputs` returns them as one RunOutputs; a missing or malformed input raises ReportInputError (or
+files.InputError: a FIFO, device, directory, empty or non-UTF-8 file), whose one-line message names the file
+and what to do.
 """
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnist_pipeline import files
 from mnist_pipeline.calibration import CALIBRATION_FILE, read_calibration
 from mnist_pipeline.history import metric_file, read_history
 from mnist_pipeline.not_a_digit import NOT_A_DIGIT_FIGURE, NOT_A_DIGIT_METRICS
@@ -38,6 +39,7 @@ ROBUSTNESS_KEYS = ("images", "clean_accuracy", "corruptions", "corruption_mean_a
                    "style_unreadable")
 
 
+PRODUCE_IT = "run `dvc repro` to produce it"  # what to do about a missing output of an earlier stage
 # What the report reads from metrics/not_a_digit.json (stages/not_a_digit.py writes it).
 NOT_A_DIGIT_KEYS = ("method", "threshold", "reject_rate", "pictures_per_kind", "rejected", "by_method")
 
@@ -47,32 +49,13 @@ class ReportInputError(PipelineError, ValueError):
 
 
 def read_json(path, keys):
-    """The JSON object in `path`, which must hold every key in `keys`."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ReportInputError(f"{path}: not found; run `dvc repro` to produce it") from None
-    except (OSError, ValueError) as err:
-        raise ReportInputError(f"{path}: cannot read it as JSON ({err})") from None
-    missing = [key for key in keys if not isinstance(data, dict) or key not in data]
-    if missing:
-        raise ReportInputError(f"{path}: {', '.join(missing)} missing; rerun the stage that writes it")
-    return data
+    """The JSON object in `path`, which must hold every key in `keys` (read as files.read_json reads inputs)."""
+    return files.read_json(path, keys, missing_hint=PRODUCE_IT)
 
 
 def read_csv(path, columns):
     """The table in the CSV file `path`, which must have `columns` and at least one row."""
-    try:
-        table = pd.read_csv(path)
-    except FileNotFoundError:
-        raise ReportInputError(f"{path}: not found; run `dvc repro` to produce it") from None
-    except (OSError, ValueError) as err:  # pandas' parser errors are ValueErrors
-        raise ReportInputError(f"{path}: cannot read it as CSV ({str(err).splitlines()[0]})") from None
-    missing = [column for column in columns if column not in table.columns]
-    if missing or table.empty:
-        raise ReportInputError(f"{path}: {'columns ' + ', '.join(missing) if missing else 'rows'} missing; "
-                               "rerun the stage that writes it")
-    return table
+    return files.read_table(path, columns, missing_hint=PRODUCE_IT)
 
 
 def require_classes(path, mapping, class_names):
