@@ -24,8 +24,7 @@ from mnist_pipeline.not_a_digit import (DETECTOR_JSON, METHODS, NOT_A_DIGIT_FIGU
 from mnist_pipeline.params import load_params
 from mnist_pipeline.paths import MODEL_FILE, PREPARED_DIR
 from mnist_pipeline.predict.decode import ImageError
-from mnist_pipeline.predict.pieces import array_pieces, digit_pieces
-from mnist_pipeline.predict.prepare import prepare_image
+from mnist_pipeline.predict.pieces import array_pieces, prepare_with_pieces
 from mnist_pipeline.stage import run_stage
 
 METHOD = "mahalanobis"  # the score predict.py and the demo use: chosen by the measurements in docs/confidence.md
@@ -40,8 +39,7 @@ def prepared_negatives(kind, count, rng, digits=None):
     pieces, blank = np.zeros(count, dtype=int), np.zeros(count, dtype=bool)
     for i, picture in enumerate(negatives.render(kind, count, rng, digits)):
         try:
-            inputs[i] = prepare_image(picture)
-            pieces[i] = digit_pieces(picture)
+            inputs[i], pieces[i] = prepare_with_pieces(picture)
         except ImageError:
             blank[i] = True
     return inputs, pieces, blank

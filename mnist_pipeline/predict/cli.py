@@ -33,8 +33,7 @@ from mnist_pipeline.not_a_digit import DetectorFileError
 from mnist_pipeline.params import PARAMS_FILE, ParamsError, load_params
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import FORMATTERS, is_preview_folder, preview_folder, results, save_preprocessed
-from mnist_pipeline.predict.pieces import digit_pieces
-from mnist_pipeline.predict.prepare import prepare_image
+from mnist_pipeline.predict.pieces import prepare_with_pieces
 from mnist_pipeline.predict.runtime import (EXPORTED_MODEL_FILE, load_classifier, model_format, predict_probabilities,
                                             source_model)
 from mnist_pipeline.stage import PipelineError
@@ -96,14 +95,14 @@ def prepare_all(paths, report, save_dir=None, pieces=None):
     for path in paths:
         try:
             image = load_image(path)
-            digit = prepare_image(image)
+            digit, count = prepare_with_pieces(image)
         except ImageError as err:
             report(path, err.problem)
             continue
         kept.append(path)
         inputs.append(digit)
         if pieces is not None:
-            pieces.append(digit_pieces(image))
+            pieces.append(count)
         if save_dir is not None:
             save_preprocessed(save_dir, path.stem, image, digit)
     return kept, np.array(inputs, dtype=np.float32).reshape(-1, 28, 28)

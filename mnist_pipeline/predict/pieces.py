@@ -5,14 +5,14 @@ hysteresis mask, ruled lines removed); it returns how many connected pieces are 
 MIN_HEIGHT of the tallest piece's height and MIN_MASS of the heaviest piece's ink) and stand side by
 side: each overlaps the columns of a bigger one by at most MAX_OVERLAP of its own width. A digit's
 separate parts (the 5's bar, a broken stroke) lie above or across one another and count once.
-`array_pieces(image)` does the same for a 28x28 model input (the MNIST arrays), its ink thresholded at 0.5.
+`prepare_with_pieces(img)` gives prepare_image's model input and the count from one pass over the ink (what
+predict.py and the demo server ask for each picture). `array_pieces(image)` counts on a 28x28 model input (the
+MNIST arrays), its ink thresholded at 0.5.
 """
 import numpy as np
 from skimage.measure import label, regionprops
 
-from mnist_pipeline.predict.decode import to_pixels
-from mnist_pipeline.predict.ink import ink_map, ink_mask
-from mnist_pipeline.predict.rulings import without_ruled_lines
+from mnist_pipeline.predict.prepare import ink_layers, prepare_ink
 
 MIN_HEIGHT = 0.6
 MIN_MASS = 0.25
@@ -21,9 +21,14 @@ MAX_OVERLAP = 0.25
 
 def digit_pieces(img):
     """How many digit-sized pieces of ink stand side by side in the PIL image (0 when it has no ink)."""
-    ink, stroke = ink_map(to_pixels(img))
-    mask, _ = ink_mask(ink)
-    return side_by_side(without_ruled_lines(mask, stroke), ink)
+    ink, mask, _ = ink_layers(img)
+    return side_by_side(mask, ink)
+
+
+def prepare_with_pieces(img):
+    """(prepare.prepare_image(img), digit_pieces(img)) of a PIL image, its ink found once; ImageError as prepare_image."""
+    ink, mask, strong_level = ink_layers(img)
+    return prepare_ink(ink, mask, strong_level), side_by_side(mask, ink)
 
 
 def array_pieces(image):

@@ -5,6 +5,7 @@
 decode.to_pixels (floats, transparency), ink (polarity, background, hysteresis threshold),
 rulings (lines of ruled paper), digit (which component is the digit), framing (stroke width,
 20 px box, centre of mass in 28x28). ImageError for a zero-sized image or one without ink.
+`ink_layers` and `prepare_ink` are its two halves, for a caller that also reads the ink (predict/pieces.py).
 """
 from mnist_pipeline.predict.decode import ImageError, to_pixels
 from mnist_pipeline.predict.digit import select_digit
@@ -18,9 +19,18 @@ def prepare_image(img):
 
     Raises ImageError for a zero-sized image or one without ink (blank).
     """
+    return prepare_ink(*ink_layers(img))
+
+
+def ink_layers(img):
+    """(ink map, ink mask without ruled lines, strong ink level) of a PIL image; ImageError if it is zero-sized."""
     if img.width == 0 or img.height == 0:
         raise ImageError(f"zero-sized image ({img.width}x{img.height} pixels)")
     ink, stroke = ink_map(to_pixels(img))
     mask, strong_level = ink_mask(ink)
-    digit = select_digit(without_ruled_lines(mask, stroke), ink)
-    return frame_digit(ink, digit, strong_level)
+    return ink, without_ruled_lines(mask, stroke), strong_level
+
+
+def prepare_ink(ink, mask, strong_level):
+    """The 28x28 input from ink_layers' output: the digit's component chosen and framed as MNIST's were."""
+    return frame_digit(ink, select_digit(mask, ink), strong_level)

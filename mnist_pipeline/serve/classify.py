@@ -1,7 +1,7 @@
 """Classifies uploaded pictures with predict.py's own preparation and model arithmetic, batching the model calls.
 
 `prepare_upload(name, data, max_pixels, folder)` turns an upload's bytes into predict.py's 28x28 input and
-its digit pieces (decode.load_image, prepare.prepare_image and pieces.digit_pieces on the bytes written to a
+its digit pieces (decode.load_image, pieces.prepare_with_pieces on the bytes written to a
 file in `folder`, so the server reads a picture exactly as predict.py reads the same file). `Batcher` gathers
 the inputs of requests that arrive together and makes one model call for them (`model_runner`: predict.py's
 predict_probabilities and temperature, and its not-a-digit verdicts from the classifier's heads:
@@ -19,8 +19,7 @@ from PIL import Image
 from mnist_pipeline.predict.cli import classify_inputs
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import results
-from mnist_pipeline.predict.pieces import digit_pieces
-from mnist_pipeline.predict.prepare import prepare_image
+from mnist_pipeline.predict.pieces import prepare_with_pieces
 from mnist_pipeline.serve.uploads import RequestError
 
 
@@ -35,7 +34,7 @@ def prepare_upload(name, data, max_pixels, folder):
         file.flush()
         try:
             image = load_image(file.name)
-            return prepare_image(image), digit_pieces(image)
+            return prepare_with_pieces(image)
         except ImageError as err:
             raise RequestError(422, f"{name}: {err.problem}") from None
 
