@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # "reference" is built in this script, "default" is params.yaml, the others are the presets in presets/.
