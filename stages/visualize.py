@@ -40,8 +40,6 @@ def main():
     per_class = evaluation["per_class_accuracy"]
     reliability = read_table(RELIABILITY_PLOT, RELIABILITY_COLUMNS, missing_hint=MISSING,
                              numbers=RELIABILITY_COLUMNS[1:])
-    kernels = first_conv_kernels(MODEL_FILE, len(class_names))  # last: TensorFlow takes seconds to load
-
     samples = predictions.head(vis.sample_count)
     mistakes = predictions[predictions.actual != predictions.predicted]
     mistakes = mistakes.sort_values("confidence", ascending=False, kind="stable").head(vis.mistake_count)
@@ -65,7 +63,8 @@ def main():
         "reliability.png": lambda: figures.reliability_diagram(reliability, {
             "before": evaluation["test_ece"], "after": evaluation["test_ece_calibrated"]}),
     }
-    with atomic_directory(FIGURES_DIR) as folder:  # replaces plots/figures once every figure is drawn
+    with atomic_directory(FIGURES_DIR) as folder:  # checked now; replaces plots/figures once every figure is drawn
+        kernels = first_conv_kernels(MODEL_FILE, len(class_names))  # last: TensorFlow takes seconds to load
         for name, draw in drawings.items():
             figures.save(draw(), folder / name, vis.dpi)
             print(f"wrote {FIGURES_DIR / name}")
