@@ -7,7 +7,7 @@ by `train.worker_timeout_s`, and a worker that did not join or died ends the run
 """
 from contextlib import contextmanager
 
-from mnist_pipeline.cluster import ClusterError, is_chief, tf_config, worker_count  # noqa: F401
+from mnist_pipeline.cluster import ClusterError, tf_config, worker_count
 from mnist_pipeline.stage import install_signal_handlers
 from mnist_pipeline.tf_runtime import tf
 

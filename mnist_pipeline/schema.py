@@ -84,6 +84,12 @@ class Augment(Section):
     rotation_deg: number(0, 45)
     zoom: number(0, 0.5)
     shift_px: number(0, 8)
+    # Picture changes (mnist_pipeline.augment.random_picture); 0 turns one off.
+    stroke: number(0, 1) = 0      # blend toward a 1 px thicker or thinner stroke
+    blur: number(0, 1) = 0        # blend toward a Gaussian blur
+    erase_px: number(0, 28) = 0   # side of a square hidden
+    contrast: number(0, 0.45) = 0  # paper lifted and ink faded by up to this
+    noise: number(0, 0.5) = 0     # standard deviation of Gaussian pixel noise
 
 
 class Train(Section):

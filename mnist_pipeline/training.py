@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from mnist_pipeline import resume
-from mnist_pipeline.distribute import make_strategy, worker_count
+from mnist_pipeline.cluster import worker_count
+from mnist_pipeline.distribute import make_strategy
 from mnist_pipeline.inputs import training_dataset, validation_dataset
 from mnist_pipeline.model import build_model
 from mnist_pipeline.paths import HISTORY_COLUMNS
@@ -144,7 +145,7 @@ def train_model(model_params, train, num_classes, train_data, val_data, callback
                           metrics=["accuracy"], steps_per_execution=steps_per_execution(steps_per_epoch, strategy))
     callbacks = [EpochLog(), EpochSeeds(train.seed), *callbacks]
     if tracker:
-        tracker.log_epochs(past)  # DVC empties the log before a stage runs: the checkpoint's epochs go back in
+        tracker.log_epochs(past)  # the log starts empty (tracking.py stages it anew): the checkpoint's epochs go back in
         callbacks.append(tracker)
     if checkpoint_dir:
         callbacks.append(resume.EpochCheckpoint(checkpoint_dir, run_id, past))

@@ -1,7 +1,7 @@
 """Stage robustness: how the trained model copes with corrupted digits and with people's pictures of them.
 
 Reads models/model.keras, data/prepared/{x,y}_test.npy and params `robustness` (images: the size of the
-seeded test subset; seed) and `dataset.class_names`. Corrupts the subset with each of MNIST-C's 15
+seeded test subset; seed), `train.augment` (what the model was trained with) and `dataset.class_names`. Corrupts the subset with each of MNIST-C's 15
 corruptions (mnist_pipeline/robustness/suite.py) and draws its first STYLE_IMAGES digits in every picture
 style of mnist_pipeline/predict/styles.py, read back through predict.py's preparation (pictures.py).
 Writes metrics/robustness.json (accuracy clean, per corruption, per style, their means and the headline
@@ -21,7 +21,7 @@ from mnist_pipeline.robustness import ROBUSTNESS_FIGURE, ROBUSTNESS_METRICS
 from mnist_pipeline.robustness.figure import examples_figure
 from mnist_pipeline.robustness.pictures import picture_inputs
 from mnist_pipeline.robustness.results import summary
-from mnist_pipeline.robustness.suite import CORRUPTIONS, corrupt, seeded_subset
+from mnist_pipeline.robustness.suite import CORRUPTIONS, corrupt, in_training, seeded_subset
 from mnist_pipeline.stage import run_stage
 
 STYLE_IMAGES = 200   # digits per picture style at most: drawing and preparing one takes 0.1-0.5 s
@@ -30,7 +30,7 @@ FIGURE_DPI = 100
 
 
 def main():
-    params = load_params("robustness", "dataset.class_names")
+    params = load_params("robustness", "train.augment", "dataset.class_names")
     seed, class_names = params.robustness.seed, params.dataset.class_names
     x_test, y_test = load_split(PREPARED_DIR, "test", num_classes=len(class_names))
     chosen = seeded_subset(len(y_test), params.robustness.images, seed)
@@ -48,8 +48,9 @@ def main():
     clean_predicted = predicted(clean)
     corrupted_predicted = {name: predicted(images) for name, images in corrupted.items()}
     styled_predicted = {name: predicted(images) for name, (images, _) in pictures.items()}
-    results = summary(seed, labels, clean_predicted, corrupted_predicted, labels[:count], clean_predicted[:count],
-                      styled_predicted, {name: readable for name, (_, readable) in pictures.items()})
+    results = summary(seed, labels, clean_predicted, corrupted_predicted, in_training(params.train.augment),
+                      labels[:count], clean_predicted[:count], styled_predicted,
+                      {name: readable for name, (_, readable) in pictures.items()})
     write_json(ROBUSTNESS_METRICS, results)
 
     panels = [("clean", clean[0], results["clean_accuracy"], clean_predicted[0] == labels[0])]

@@ -43,7 +43,8 @@ def main():
     wait_for_peers(train.worker_timeout_s)  # multi-worker: TF_CONFIG checked, the other workers up; else nothing
 
     from mnist_pipeline import resume  # imported after the checks: TensorFlow loads slowly
-    from mnist_pipeline.distribute import bound_cluster_waits, is_chief, peer_failures
+    from mnist_pipeline.cluster import is_chief
+    from mnist_pipeline.distribute import bound_cluster_waits, peer_failures
     from mnist_pipeline.tracking import TrainingLog
     from mnist_pipeline.ensemble import member_train_images, train_ensemble
     from mnist_pipeline.precision import resolve_precision

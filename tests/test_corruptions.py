@@ -11,7 +11,8 @@ import pytest
 
 from conftest import REAL_MNIST
 from mnist_pipeline.robustness.results import summary
-from mnist_pipeline.robustness.suite import CORRUPTIONS, IN_TRAINING_AUGMENTATION, corrupt, seeded_subset
+from mnist_pipeline.robustness.suite import CORRUPTIONS, IN_KIND, corrupt, in_training, seeded_subset
+from mnist_pipeline.schema import Augment
 
 pytestmark = pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"MNIST files not found in {REAL_MNIST}")
 
@@ -89,15 +90,26 @@ def test_subset_is_seeded_sorted_and_capped():
     assert np.array_equal(seeded_subset(8, 20, seed=1), np.arange(8))
 
 
+def test_in_training_names_the_corruptions_of_the_augmentation_in_use():
+    assert in_training(Augment(rotation_deg=0, zoom=0, shift_px=0)) == {}
+    assert in_training(Augment(rotation_deg=8, zoom=0, shift_px=2, stroke=1, noise=0.1)) == {
+        "rotate": "train.augment.rotation_deg", "translate": "train.augment.shift_px",
+        "shot_noise": "train.augment.noise", "impulse_noise": "train.augment.noise"}
+    assert {name for names in IN_KIND.values() for name in names} < set(CORRUPTIONS)
+    assert set(IN_KIND) == set(Augment.model_fields)
+
+
 def test_summary_headline_leaves_out_the_augmented_corruptions():
     labels = np.arange(10) % 10
-    wrong_in = {name: labels if name in IN_TRAINING_AUGMENTATION else (labels + (i % 3 == 0)) % 10
+    excluded = in_training(Augment(rotation_deg=8, zoom=0.1, shift_px=2))
+    wrong_in = {name: labels if name in excluded else (labels + (i % 3 == 0)) % 10
                 for i, name in enumerate(CORRUPTIONS)}
-    results = summary(0, labels, labels, wrong_in, labels[:4], labels[:4], {"a": labels[:4], "b": labels[:4] + 1},
+    results = summary(0, labels, labels, wrong_in, excluded, labels[:4], labels[:4],
+                      {"a": labels[:4], "b": labels[:4] + 1},
                       {"a": np.ones(4, bool), "b": np.array([True, False, True, True])})
     scores = results["corruptions"]
-    unseen = [scores[name] for name in CORRUPTIONS if name not in IN_TRAINING_AUGMENTATION]
-    assert set(results["headline_excludes"]) == set(IN_TRAINING_AUGMENTATION) == {"rotate", "scale", "translate"}
+    unseen = [scores[name] for name in CORRUPTIONS if name not in excluded]
+    assert results["headline_excludes"] == excluded and set(excluded) == {"rotate", "scale", "translate"}
     assert results["headline_mean_accuracy"] == pytest.approx(np.mean(unseen))
     assert results["corruption_mean_accuracy"] == pytest.approx(np.mean(list(scores.values())))
     assert results["headline_mean_accuracy"] < results["corruption_mean_accuracy"] < 1

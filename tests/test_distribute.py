@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT, TINY_PARAMS, update_params
-from mnist_pipeline import distribute, ensemble, inputs, training
+from mnist_pipeline import cluster, distribute, ensemble, inputs, training
 from mnist_pipeline.data import save_split
 from mnist_pipeline.params import load_params
 from mnist_pipeline.schema import Model, Train
@@ -62,7 +62,7 @@ def test_chief_and_worker_count_follow_tf_config(monkeypatch, config, chief, wor
         monkeypatch.delenv("TF_CONFIG", raising=False)
     else:
         monkeypatch.setenv("TF_CONFIG", json.dumps(config))
-    assert distribute.is_chief() is chief
+    assert cluster.is_chief() is chief
     assert distribute.worker_count() == workers
 
 

@@ -1,5 +1,5 @@
-"""The corruption suite: the registry name -> function, which corruptions the training augmentation also
-does, the seeded test subset and each corruption's own random stream.
+"""The corruption suite: the registry name -> function, which corruptions each part of the training
+augmentation does in kind, the seeded test subset and each corruption's own random stream.
 
 Reads and writes no files. `corrupt(name, images, seed)` returns the images corrupted by `name`, the same for
 the same seed whatever else the suite holds or in what order it runs.
@@ -17,10 +17,18 @@ from mnist_pipeline.robustness.overlays import dotted_line, spatter, stripe, zig
 CORRUPTIONS = {function.__name__: function for function in (
     shot_noise, impulse_noise, glass_blur, motion_blur, shear, scale, rotate, brightness, translate, stripe, fog,
     spatter, dotted_line, zigzag, canny_edges)}
-# Corruptions of the same kind as the training augmentation (mnist_pipeline/inputs.py random_affine), with
-# the `train.augment` field doing it. They stay in the suite but out of the headline mean, which measures
-# what training never showed the model.
-IN_TRAINING_AUGMENTATION = {"rotate": "rotation_deg", "scale": "zoom", "translate": "shift_px"}
+# The corruptions of the same kind as each part of the training augmentation (mnist_pipeline/augment.py), by
+# the `train.augment` field doing it. Those of the parts a model was trained with stay in the suite but out of
+# its headline mean, which measures what training never showed the model.
+IN_KIND = {"rotation_deg": ("rotate",), "zoom": ("scale",), "shift_px": ("translate",), "stroke": (),
+           "blur": ("glass_blur", "motion_blur"), "erase_px": (), "contrast": ("brightness", "fog"),
+           "noise": ("shot_noise", "impulse_noise")}
+
+
+def in_training(augment):
+    """{corruption: "train.augment.<field>"} for the corruptions that `augment` (schema.Augment) does in kind."""
+    return {name: f"train.augment.{field}" for field, names in IN_KIND.items() if getattr(augment, field)
+            for name in names}
 
 
 def stream(seed, name):
