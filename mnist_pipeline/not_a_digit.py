@@ -3,12 +3,15 @@
 Each score grows the less an input looks like the training digits: `msp` is 1 - the top softmax
 probability, `energy` is -logsumexp of the logits (Liu et al., 2020), `mahalanobis` is the smallest
 squared Mahalanobis distance of the penultimate-layer features to a class mean, under one covariance
-shared by the classes (Lee et al., 2018), both fitted on the train split. `outputs(model, images)`
-gives the features, logits and probabilities (of every member, concatenated, for an ensemble);
-`fit_classes` the class means and the shared precision matrix; `threshold` the score level that
-rejects a given share of validation digits. `save_detector` / `load_detector` write and read the
-detector beside the model: DETECTOR_JSON (method, threshold, reject rate, the model file's SHA-256) and
-DETECTOR_ARRAYS (.npz: class means, precision); a missing or malformed file gives DetectorFileError, one line.
+shared by the classes (Lee et al., 2018), both fitted on the train split; `outlier_exposure` is the
+log-odds of a small network (the head) fitted to tell digits from generated non-digits
+(not_a_digit_head.py fits it) on `head_inputs`: the features, the log Mahalanobis distance, the top
+probability and the energy. `outputs(model, images)` gives the features, logits and probabilities (of
+every member, concatenated, for an ensemble); `fit_classes` the class means and the shared precision
+matrix; `threshold` the score level that rejects a given share of validation digits. `save_detector` /
+`load_detector` write and read the detector beside the model: DETECTOR_JSON (method, threshold, reject rate,
+the model file's SHA-256) and DETECTOR_ARRAYS (.npz: class means, precision and, for `outlier_exposure`,
+HEAD_ARRAYS); a missing or malformed file gives DetectorFileError, one line.
 """
 import json
 import zipfile
@@ -23,7 +26,8 @@ DETECTOR_JSON = Path("models/not_a_digit.json")
 DETECTOR_ARRAYS = Path("models/not_a_digit.npz")
 NOT_A_DIGIT_METRICS = Path("metrics/not_a_digit.json")  # the not_a_digit stage's measurements
 NOT_A_DIGIT_FIGURE = Path("plots/not_a_digit/examples.png")
-METHODS = ("msp", "energy", "mahalanobis")
+METHODS = ("msp", "energy", "mahalanobis", "outlier_exposure")
+HEAD_ARRAYS = ("shift", "scale", "hidden_weights", "hidden_bias", "output_weights", "output_bias")
 RIDGE = 1e-3  # added to the covariance's diagonal (relative to its mean variance): dead ReLU units
 BATCH_SIZE = 500
 
@@ -68,17 +72,29 @@ def fit_classes(features, labels, num_classes=10):
     return means, np.linalg.inv(covariance)
 
 
-def scores(method, features, logits, probabilities, means=None, precision=None):
-    """The `method`'s score of each input (N,): higher means less like a digit."""
+def scores(method, features, logits, probabilities, arrays=None):
+    """The `method`'s score of each input (N,): higher means less like a digit. `arrays`: the detector's arrays
+    (means and precision for `mahalanobis`, also HEAD_ARRAYS for `outlier_exposure`)."""
     if method == "msp":
         return 1 - probabilities.max(axis=1)
     if method == "energy":
         top = logits.max(axis=-1)
         return -(top + np.log(np.exp(logits - top[..., None]).sum(axis=-1))).mean(axis=0)
     if method == "mahalanobis":
-        distances = [np.einsum("nf,fg,ng->n", features - mean, precision, features - mean) for mean in means]
-        return np.min(distances, axis=0)
+        return np.min([np.sum((features - mean) @ arrays["precision"] * (features - mean), axis=1)
+                       for mean in arrays["means"]], axis=0)
+    if method == "outlier_exposure":
+        z = (head_inputs(features, logits, probabilities, arrays) - arrays["shift"]) / arrays["scale"]
+        hidden = np.maximum(z @ arrays["hidden_weights"] + arrays["hidden_bias"], 0)
+        return hidden @ arrays["output_weights"] + arrays["output_bias"]
     raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+
+
+def head_inputs(features, logits, probabilities, arrays):
+    """(N, F + 3): each input's features, log(1 + Mahalanobis score), top probability and energy score."""
+    distance = scores("mahalanobis", features, logits, probabilities, arrays)
+    return np.column_stack([features, np.log1p(np.maximum(distance, 0)), probabilities.max(axis=1),
+                            scores("energy", features, logits, probabilities)])
 
 
 def threshold(validation_scores, reject_rate):
@@ -86,19 +102,18 @@ def threshold(validation_scores, reject_rate):
     return float(np.quantile(validation_scores, 1 - reject_rate))
 
 
-def save_detector(directory, method, level, reject_rate, means, precision, model_sha256):
+def save_detector(directory, method, level, reject_rate, arrays, model_sha256):
     """Writes DETECTOR_JSON and DETECTOR_ARRAYS (their names) into `directory`, each atomically, for the model file
-    whose SHA-256 is `model_sha256`."""
+    whose SHA-256 is `model_sha256`; `arrays`: {name: array} (means, precision[, HEAD_ARRAYS])."""
     directory = Path(directory)
     with atomic_path(directory / DETECTOR_ARRAYS.name) as tmp, open(tmp, "wb") as out:
-        np.savez(out, means=means, precision=precision)
+        np.savez(out, **arrays)
     write_json(directory / DETECTOR_JSON.name, {"method": method, "threshold": level, "reject_rate": reject_rate,
                                                 "arrays": DETECTOR_ARRAYS.name, "model_sha256": model_sha256})
 
 
 def load_detector(json_path):
-    """{method, threshold, reject_rate, model_sha256, means, precision} from the detector files; DetectorFileError,
-    one line."""
+    """{method, threshold, reject_rate, model_sha256, arrays} from the detector files; DetectorFileError, one line."""
     json_path = Path(json_path)
     try:
         with open_input(json_path, "run `dvc repro` to fit it") as file:
@@ -107,14 +122,29 @@ def load_detector(json_path):
         if method not in METHODS or not np.isfinite(level):
             raise ValueError(f"method {method!r} with threshold {level}")
         arrays_path = json_path.parent / spec["arrays"]
+        names = ("means", "precision") + (HEAD_ARRAYS if method == "outlier_exposure" else ())
         with open_input(arrays_path, "run `dvc repro` to fit it") as file, np.load(file, allow_pickle=False) as npz:
-            means, precision = npz["means"], npz["precision"]
+            arrays = {name: npz[name] for name in names}
     except InputError as err:
         raise DetectorFileError(f"not-a-digit detector: {err}") from None
     except (ValueError, KeyError, TypeError, OSError, AttributeError, EOFError, zipfile.BadZipFile) as err:
         raise DetectorFileError(f"{json_path}: not a not-a-digit detector ({type(err).__name__}: {err})") from None
-    if means.ndim != 2 or precision.shape != (means.shape[1],) * 2:
-        raise DetectorFileError(f"{arrays_path}: class means {means.shape} and precision {precision.shape} "
-                                "do not fit; expected (C, F) and (F, F)")
+    wrong = misshapen(arrays)
+    if wrong:
+        raise DetectorFileError(f"{arrays_path}: {wrong} do not fit the class means {arrays['means'].shape} "
+                                "and precision; expected (C, F), (F, F) and a head on F + 3 inputs")
     return {"method": method, "threshold": level, "reject_rate": spec.get("reject_rate"), "model_sha256": model_sha256,
-            "means": means, "precision": precision}
+            "arrays": arrays}
+
+
+def misshapen(arrays):
+    """The names of the detector's arrays whose shapes do not fit the class means' (C, F) and one another."""
+    means = arrays["means"]
+    width = means.shape[-1] if means.ndim else 0
+    expected = {"precision": (width, width)}
+    if "hidden_bias" in arrays:
+        hidden = arrays["hidden_bias"].shape[:1]
+        expected.update(shift=(width + 3,), scale=(width + 3,), hidden_weights=(width + 3, *hidden),
+                        hidden_bias=hidden, output_weights=hidden, output_bias=())
+    wrong = [name for name, shape in expected.items() if arrays[name].shape != shape]
+    return (["means"] if means.ndim != 2 else []) + wrong

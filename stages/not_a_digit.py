@@ -3,33 +3,41 @@
 Reads models/model.keras, data/prepared/{x,y}_{train,val,test}.npy, Fashion-MNIST's test images in
 data/not_digits/ (the fetch_not_digits stage) and params `confidence.reject_rate`, `not_digits.test_images`
 and `robustness.images` (pictures per kind of rendered negative, at most MAX_PER_KIND). Fits the class
-means and shared covariance of the penultimate-layer features on the train split, and for each score of
-mnist_pipeline.not_a_digit the threshold that rejects `confidence.reject_rate` of the validation digits
-(the test split is never used to fit). Any input is also rejected when predict's preparation finds two or
-more digit-sized pieces side by side (predict/pieces.py) or no ink. Writes the detector with METHOD
-beside the model (models/not_a_digit.json, models/not_a_digit.npz), the share rejected of each set
-(MNIST validation and test, Fashion-MNIST, each kind of negatives.KINDS) per score to
-metrics/not_a_digit.json, and examples of each set with its rate to plots/not_a_digit/examples.png.
+means and shared covariance of the penultimate-layer features on the train split, and the outlier-exposure
+head (mnist_pipeline/not_a_digit_head.py) on every POSITIVE_STRIDE-th train digit against generated
+non-digits: the kinds of negatives.KINDS rendered from train digits with TRAIN_SEED (other pictures than the
+measured ones) and clutter.clutter (CLUTTER_FACTOR per rendered picture). For each score of
+mnist_pipeline.not_a_digit the threshold rejects `confidence.reject_rate` of the validation digits (the test
+split is never used to fit; Fashion-MNIST never to fit either). Any input is also rejected when predict's
+preparation finds two or more digit-sized pieces side by side (predict/pieces.py) or no ink. Writes the
+detector with METHOD beside the model (models/not_a_digit.json, models/not_a_digit.npz), the share rejected
+of each set (MNIST validation and test, Fashion-MNIST, each kind of negatives.KINDS rendered with SEED) per
+score to metrics/not_a_digit.json, with `kind_left_out`: each kind's share rejected by a head fitted without
+that kind's training pictures, and examples of each set with its rate to plots/not_a_digit/examples.png.
 """
 import sys
 
 import numpy as np
 
-from mnist_pipeline import negatives
+from mnist_pipeline import clutter, negatives
 from mnist_pipeline.calibration import file_sha256
 from mnist_pipeline.data import load_split
 from mnist_pipeline.files import atomic_directory, write_json
 from mnist_pipeline.not_a_digit import (DETECTOR_JSON, METHODS, NOT_A_DIGIT_FIGURE, NOT_A_DIGIT_METRICS, fit_classes,
-                                        outputs, save_detector, scores, threshold)
+                                        head_inputs, outputs, save_detector, scores, threshold)
+from mnist_pipeline.not_a_digit_head import fit_head
 from mnist_pipeline.params import load_params
 from mnist_pipeline.paths import MODEL_FILE, PREPARED_DIR
 from mnist_pipeline.predict.decode import ImageError
 from mnist_pipeline.predict.pieces import array_pieces, prepare_with_pieces
 from mnist_pipeline.stage import run_stage
 
-METHOD = "mahalanobis"  # the score predict.py and the demo use: chosen by the measurements in docs/confidence.md
+METHOD = "outlier_exposure"  # the score predict.py and the demo use: chosen by the measurements in docs/confidence.md
 MAX_PER_KIND = 300
-SEED = 21
+SEED = 21          # the measured pictures
+TRAIN_SEED = 1021  # the training pictures and the head's starting weights
+CLUTTER_FACTOR = 4
+POSITIVE_STRIDE = 2
 
 
 def prepared_negatives(kind, count, rng, digits=None):
@@ -57,6 +65,40 @@ def measured_sets(x_val, x_test, fashion, count):
     return sets
 
 
+def training_negatives(model, arrays, x_train, count):
+    """{kind of negatives.KINDS, or "clutter": head inputs (N, D)} of generated non-digits made from train digits:
+    `count` pictures per kind (blank ones left out) and CLUTTER_FACTOR * count per kind of clutter.KINDS."""
+    rng = np.random.default_rng(TRAIN_SEED)
+    digits = np.round(x_train[..., 0] * 255).astype(np.uint8)
+    inputs = {kind: prepared_negatives(kind, count, rng, digits) for kind in negatives.KINDS}
+    inputs = {kind: images[~blank] for kind, (images, _, blank) in inputs.items()}
+    inputs["clutter"] = clutter.clutter(CLUTTER_FACTOR * count * len(clutter.KINDS), rng, digits)
+    return {kind: head_inputs(*outputs(model, images), arrays) for kind, images in inputs.items()}
+
+
+def flagged(method, arrays, model_outputs, structural, reject_rate):
+    """(threshold, {set name: rejected (N,) bool}) of `method`: its threshold rejects `reject_rate` of
+    "mnist_validation"; a picture is rejected when its score is over it or `structural` flags it."""
+    score = {name: scores(method, *out, arrays) for name, out in model_outputs.items()}
+    level = threshold(score["mnist_validation"], reject_rate)
+    return level, {name: (value > level) | structural[name] for name, value in score.items()}
+
+
+def share(flags):
+    return round(float(np.mean(flags)), 4)
+
+
+def kind_left_out(digits, others, arrays, model_outputs, structural, reject_rate):
+    """{kind: share of its measured pictures rejected by a head fitted without that kind's training pictures}."""
+    rates = {}
+    for kind in negatives.KINDS:
+        head = fit_head(digits, np.concatenate([inputs for name, inputs in others.items() if name != kind]),
+                        np.random.default_rng(TRAIN_SEED))
+        subset = {name: model_outputs[name] for name in ("mnist_validation", kind)}
+        rates[kind] = share(flagged(METHOD, {**arrays, **head}, subset, structural, reject_rate)[1][kind])
+    return rates
+
+
 def main():
     params = load_params("confidence.reject_rate", "not_digits.test_images", "robustness.images")
     reject_rate = params.confidence.reject_rate
@@ -64,39 +106,40 @@ def main():
     x_val, _ = load_split(PREPARED_DIR, "val", num_classes=10)
     x_test, _ = load_split(PREPARED_DIR, "test", num_classes=10)
     fashion = negatives.read_fashion(negatives.NOT_DIGITS_DIR / params.not_digits.test_images.name)
+    count = min(params.robustness.images, MAX_PER_KIND)
 
     from mnist_pipeline.model import load_model
     model = load_model(MODEL_FILE)
-    features, _, _ = outputs(model, x_train)
-    means, precision = fit_classes(features, y_train)
-    sets = measured_sets(x_val, x_test, fashion, min(params.robustness.images, MAX_PER_KIND))
+    train_outputs = outputs(model, x_train)
+    arrays = dict(zip(("means", "precision"), fit_classes(train_outputs[0], y_train)))
+    digits = head_inputs(*train_outputs, arrays)[::POSITIVE_STRIDE]
+    others = training_negatives(model, arrays, x_train, count)
+    arrays.update(fit_head(digits, np.concatenate(list(others.values())), np.random.default_rng(TRAIN_SEED)))
+    sets = measured_sets(x_val, x_test, fashion, count)
+    model_outputs = {name: outputs(model, inputs) for name, (inputs, _, _) in sets.items()}
+    structural = {name: (pieces >= 2) | blank for name, (_, pieces, blank) in sets.items()}
 
-    by_method, rejected = {method: {} for method in METHODS + ("pieces_only",)}, {}
-    levels = {}
-    for name, (inputs, pieces, blank) in sets.items():
-        out = outputs(model, inputs)
-        structural = (pieces >= 2) | blank
-        by_method["pieces_only"][name] = round(float(structural.mean()), 4)
-        for method in METHODS:
-            score = scores(method, *out, means, precision)
-            if name == "mnist_validation":
-                levels[method] = threshold(score, reject_rate)
-            flags = (score > levels[method]) | structural
-            by_method[method][name] = round(float(flags.mean()), 4)
-            if method == METHOD:
-                rejected[name] = flags
+    by_method = {"pieces_only": {name: share(flags) for name, flags in structural.items()}}
+    for method in METHODS:
+        level, rejected = flagged(method, arrays, model_outputs, structural, reject_rate)
+        by_method[method] = {name: share(flags) for name, flags in rejected.items()}
+        if method == METHOD:
+            chosen_level, chosen = level, rejected
+    left_out = kind_left_out(digits, others, arrays, model_outputs, structural, reject_rate)
 
-    save_detector(MODEL_FILE.parent, METHOD, levels[METHOD], reject_rate, means, precision, file_sha256(MODEL_FILE))
-    write_json(NOT_A_DIGIT_METRICS, {"method": METHOD, "threshold": round(levels[METHOD], 4),
-                                     "reject_rate": reject_rate, "pictures_per_kind": len(sets["letter"][0]),
-                                     "rejected": by_method[METHOD], "by_method": by_method})
+    save_detector(MODEL_FILE.parent, METHOD, chosen_level, reject_rate, arrays, file_sha256(MODEL_FILE))
+    write_json(NOT_A_DIGIT_METRICS, {"method": METHOD, "threshold": round(chosen_level, 4),
+                                     "reject_rate": reject_rate, "pictures_per_kind": count,
+                                     "rejected": by_method[METHOD], "kind_left_out": left_out,
+                                     "by_method": by_method})
     from mnist_pipeline.not_a_digit_figure import examples_figure
-    rows = [(name, inputs, rejected[name], by_method[METHOD][name]) for name, (inputs, _, _) in sets.items()
+    rows = [(name, inputs, chosen[name], by_method[METHOD][name]) for name, (inputs, _, _) in sets.items()
             if name != "mnist_validation"]
     with atomic_directory(NOT_A_DIGIT_FIGURE.parent) as folder:
         examples_figure(rows).savefig(folder / NOT_A_DIGIT_FIGURE.name, dpi=80)
-    print(f"{METHOD}: threshold {levels[METHOD]:.4g} rejects "
+    print(f"{METHOD}: threshold {chosen_level:.4g} rejects "
           + ", ".join(f"{name} {rate:.1%}" for name, rate in by_method[METHOD].items())
+          + "; fitted without the kind: " + ", ".join(f"{kind} {rate:.1%}" for kind, rate in left_out.items())
           + f"; detector in {DETECTOR_JSON}")
 
 

@@ -22,9 +22,9 @@ def fit_detector_beside(model_path, heads):
     images, labels = styles.load_mnist(REAL_MNIST, "train")
     x = images[:15_000] / np.float32(255)
     features, _, _ = heads(x[:12_000])
-    means, precision = fit_classes(features, labels[:12_000])
-    level = threshold(scores("mahalanobis", *heads(x[12_000:]), means, precision), 0.005)
-    save_detector(model_path.parent, "mahalanobis", level, 0.005, means, precision, file_sha256(model_path))
+    arrays = dict(zip(("means", "precision"), fit_classes(features, labels[:12_000])))
+    level = threshold(scores("mahalanobis", *heads(x[12_000:]), arrays), 0.005)
+    save_detector(model_path.parent, "mahalanobis", level, 0.005, arrays, file_sha256(model_path))
     return model_path
 
 

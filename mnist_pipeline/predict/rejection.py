@@ -31,7 +31,7 @@ def verdicts(detector, model_outputs, pieces):
     the model's (features, logits, probabilities) of the inputs (not_a_digit.outputs; a classifier's heads)."""
     if detector is None:
         return [{**NOT_CHECKED, "digit_pieces": int(count)} for count in pieces]
-    score = scores(detector["method"], *model_outputs, detector["means"], detector["precision"])
+    score = scores(detector["method"], *model_outputs, detector["arrays"])
     level = detector["threshold"]
     return [{"not_a_digit": bool(s > level or count >= 2), "not_a_digit_score": round(float(s), 2),
              "not_a_digit_threshold": round(level, 2), "digit_pieces": int(count)}
