@@ -4,7 +4,8 @@ and what the picture reader (mnist_pipeline/predict/) makes of them.
 Reads real MNIST test digits (conftest's `digits`, from ../shared/data/mnist; skipped without them)
 and draws synthetic rings; nothing is written. Each failure the reader had on such pictures has its
 own test: a 7's bar or a 9's loop on the edge cut away, a wide 0's top and bottom taken for ruled
-lines, a bold ring hollowed into two outlines or reduced to its hole.
+lines, a bold ring hollowed into two outlines or reduced to its hole, a digit drawn in pieces
+reduced to one of them.
 """
 import numpy as np
 import pytest
@@ -83,9 +84,24 @@ def test_wide_zero_is_not_a_ruling(digits):
     spaced long straight strokes; they stop short of the 0's sides)."""
     wide = np.asarray(Image.fromarray(first_of(digits, 0)[0]).resize((84, 56), Image.Resampling.BICUBIC))
     picture = styles.render_tight_grey(wide, np.random.default_rng(0)).resize((150, 100), Image.Resampling.BICUBIC)
-    ink, stroke = ink_map(to_pixels(picture))
+    ink, stroke, tight = ink_map(to_pixels(picture))
+    assert tight
     mask, _ = ink_mask(ink)
     assert np.array_equal(without_ruled_lines(mask, stroke), mask)
+
+
+@pytest.mark.parametrize("value", [3, 9])
+def test_digit_in_pieces_is_kept_whole(value, digits):
+    """A tight crop of a digit whose strokes break into pieces (a 9's loop apart from its stem, a 3's
+    halves), here cut by a band of paper across its middle, keeps every piece: 8 digits x 3 seeds.
+    Before, the piece with the most central ink was kept alone when the others stretched it beyond
+    1.6 times its size (measured: lowest correlation 0.15 before, 0.81 after)."""
+    for digit in first_of(digits, value, 8):
+        for seed in range(3):
+            picture = np.asarray(styles.render_tight_grey(digit, np.random.default_rng(seed))).copy()
+            middle = picture.shape[0] // 2
+            picture[middle - 1:middle + 1] = picture.max()
+            assert similarity(Image.fromarray(picture), digit) > 0.7
 
 
 def ring(size, outer, inner):

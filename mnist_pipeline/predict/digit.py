@@ -1,20 +1,23 @@
 """Step 5: picks the digit among the connected pieces of ink.
 
-`select_digit(mask, ink)` reads the boolean ink mask (H, W) and the ink strength (H, W) and returns
-a boolean mask of the digit: the component with the most ink near the centre (so page edges,
-shadows and specks lose) plus nearby pieces of similar scale (the 5's bar, broken strokes).
+`select_digit(mask, ink, whole)` reads the boolean ink mask (H, W) and the ink strength (H, W) and
+returns a boolean mask of the digit: the component with the most ink near the centre (so page edges,
+shadows and specks lose) plus nearby pieces of similar scale (the 5's bar, broken strokes); in a
+picture cropped close to its digit (`whole`) every piece but specks.
 """
 import numpy as np
 from skimage.measure import label, regionprops
 
 
-def select_digit(mask, ink):
+def select_digit(mask, ink, whole=False):
     """Boolean mask of the digit's components: the main one plus nearby pieces of similar scale.
 
     Main: the component with the most ink weighted by closeness to the centre (1 there, 0 on the
     border), so page edges, shadows and specks lose to the digit even when it touches the border.
     Pieces at least 1.5% as heavy as the main component, within a quarter of the digit's size and not
-    stretching it beyond 1.6 times the main component join it (the 5's bar, broken strokes).
+    stretching it beyond 1.6 times the main component join it (the 5's bar, broken strokes). When the
+    picture is cropped close to the digit (`whole`), there is nothing else in it: every piece that
+    heavy joins, however far it stretches the main one (a 9's loop and stem drawn apart, a 3's halves).
     """
     labels = label(mask, connectivity=2)
     height, width = mask.shape
@@ -25,6 +28,8 @@ def select_digit(mask, ink):
     boxes = [region.bbox for region in regions]  # (top, left, bottom, right)
     mass, central = np.array([region.intensity_mean * region.area for region in regions]).T
     main = int(np.argmax(central))
+    if whole:
+        return np.isin(labels, [regions[i].label for i in np.flatnonzero(mass >= 0.015 * mass[main])])
     group, members = boxes[main], {main}
     limit = 1.6 * extent(boxes[main])
     changed = True

@@ -2,9 +2,10 @@
 
 `ink_map(pixels)` reads (H, W, C) float32 pixels (as decode.to_pixels returns them) and returns
 the ink strength (H, W) float32 >= 0 with the background removed, whichever the ink's polarity
-(dark on light or light on dark), plus a first estimate of the stroke width in pixels. A digit
-cropped close to its ink (two flat tones, ink on the border) first gets a margin of paper, so its
-ink map is larger than the picture: strokes on the edge are then seen whole by every later step.
+(dark on light or light on dark), a first estimate of the stroke width in pixels and whether the
+picture is a digit cropped close to its ink (two flat tones, ink on the border). Such a crop first
+gets a margin of paper, so its ink map is larger than the picture: strokes on the edge are then
+seen whole by every later step.
 `ink_mask(ink)` returns the boolean strokes (a hysteresis threshold between a noise floor and
 Otsu's level) and the strong level; ImageError("no ink found (blank image)") when there is no ink.
 """
@@ -21,8 +22,9 @@ TWO_TONE = 0.8       # Otsu's between-class share of the variance above which a 
 
 
 def ink_map(pixels):
-    """(ink, stroke): (H, W) float32 ink strength >= 0, each pixel's largest per-channel deviation
-    from the background, and a first estimate of the stroke width in pixels.
+    """(ink, stroke, tight): (H, W) float32 ink strength >= 0, each pixel's largest per-channel
+    deviation from the background, a first estimate of the stroke width in pixels, and whether the
+    picture is a digit cropped close to its ink (tight_crop), so that all its ink is the digit.
 
     The background is a morphological closing (opening for light ink) per channel, wider than the
     strokes: subtracting it removes paper texture, shadows and uneven light but keeps every stroke,
@@ -48,9 +50,9 @@ def ink_map(pixels):
             ink = np.maximum(ink, channel - ndi.grey_opening(smooth, size=(size, size)))
     ink = np.clip(ink, 0, None)
     if tight is not None:  # two flat tones have no grain to average away, and blurring closes small holes
-        return ink, stroke
+        return ink, stroke, True
     # Averaging over a fraction of the stroke width suppresses sensor noise and paper grain.
-    return ndi.gaussian_filter(ink, float(np.clip(stroke / 8, 0.5, 3.0))), stroke
+    return ndi.gaussian_filter(ink, float(np.clip(stroke / 8, 0.5, 3.0))), stroke, False
 
 
 def polarity(luma):

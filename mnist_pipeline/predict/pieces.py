@@ -21,14 +21,15 @@ MAX_OVERLAP = 0.25
 
 def digit_pieces(img):
     """How many digit-sized pieces of ink stand side by side in the PIL image (0 when it has no ink)."""
-    ink, mask, _ = ink_layers(img)
+    ink, mask, *_ = ink_layers(img)
     return side_by_side(mask, ink)
 
 
 def prepare_with_pieces(img):
     """(prepare.prepare_image(img), digit_pieces(img)) of a PIL image, its ink found once; ImageError as prepare_image."""
-    ink, mask, strong_level = ink_layers(img)
-    return prepare_ink(ink, mask, strong_level), side_by_side(mask, ink)
+    layers = ink_layers(img)
+    ink, mask = layers[:2]
+    return prepare_ink(*layers), side_by_side(mask, ink)
 
 
 def array_pieces(image):

@@ -23,14 +23,16 @@ def prepare_image(img):
 
 
 def ink_layers(img):
-    """(ink map, ink mask without ruled lines, strong ink level) of a PIL image; ImageError if it is zero-sized."""
+    """(ink map, ink mask without ruled lines, strong ink level, whether the picture is a digit cropped
+    close to its ink) of a PIL image; ImageError if it is zero-sized."""
     if img.width == 0 or img.height == 0:
         raise ImageError(f"zero-sized image ({img.width}x{img.height} pixels)")
-    ink, stroke = ink_map(to_pixels(img))
+    ink, stroke, tight = ink_map(to_pixels(img))
     mask, strong_level = ink_mask(ink)
-    return ink, without_ruled_lines(mask, stroke), strong_level
+    return ink, without_ruled_lines(mask, stroke), strong_level, tight
 
 
-def prepare_ink(ink, mask, strong_level):
-    """The 28x28 input from ink_layers' output: the digit's component chosen and framed as MNIST's were."""
-    return frame_digit(ink, select_digit(mask, ink), strong_level)
+def prepare_ink(ink, mask, strong_level, tight):
+    """The 28x28 input from ink_layers' output: the digit's components chosen (all of a tight crop's but
+    specks) and framed as MNIST's were."""
+    return frame_digit(ink, select_digit(mask, ink, whole=tight), strong_level)
