@@ -36,14 +36,15 @@ def strokes(rng, digits):
     return np.asarray(image, np.float32) / 255
 
 
+def _paint(rng):
+    """PIL drawing options: filled (half the time) or outlined with a random width."""
+    return {"fill": 255} if rng.integers(2) else {"outline": 255, "width": int(rng.integers(3, 10))}
+
+
 def polygon(rng, digits):
     """A random polygon of 3-9 corners, filled or outlined."""
     image, draw = _draw(rng)
-    corners = _points(rng, int(rng.integers(3, 10)))
-    if rng.integers(2):
-        draw.polygon(corners, fill=255)
-    else:
-        draw.polygon(corners, outline=255, width=int(rng.integers(3, 10)))
+    draw.polygon(_points(rng, int(rng.integers(3, 10))), **_paint(rng))
     return np.asarray(image, np.float32) / 255
 
 
@@ -52,11 +53,7 @@ def ellipses(rng, digits):
     image, draw = _draw(rng)
     for _ in range(int(rng.integers(1, 5))):
         (x0, y0), (x1, y1) = sorted(_points(rng, 2, 0.05, 0.95))
-        box = [min(x0, x1), min(y0, y1), max(x0, x1) + 4, max(y0, y1) + 4]
-        if rng.integers(2):
-            draw.ellipse(box, fill=255)
-        else:
-            draw.ellipse(box, outline=255, width=int(rng.integers(3, 10)))
+        draw.ellipse([min(x0, x1), min(y0, y1), max(x0, x1) + 4, max(y0, y1) + 4], **_paint(rng))
     return np.asarray(image, np.float32) / 255
 
 
