@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import dvc, make_pipeline_copy, update_params
+from conftest import copy_run, dvc, update_params
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +37,10 @@ STAGING = ("**/.*.new", "**/.*.live")
 
 
 @pytest.fixture(scope="module")
-def reproduced(tmp_path_factory):
-    """A tiny pipeline after one successful `dvc repro`, shared by the tests below (each leaves it reproduced)."""
-    repo, env = make_pipeline_copy(tmp_path_factory.mktemp("interrupted"))
-    dvc("repro", cwd=repo, env=env)
-    return repo, env
+def reproduced(tiny_run, tmp_path_factory):
+    """A copy of the session's tiny pipeline after its `dvc repro`, shared by the tests below (each leaves it
+    reproduced)."""
+    return copy_run(tiny_run, tmp_path_factory.mktemp("interrupted") / "repo")
 
 
 def committed_outputs(repo):
