@@ -40,3 +40,23 @@ def resolve_precision(precision):
     if tf.config.list_physical_devices("GPU"):
         return "mixed_bfloat16" if gpu_has_bfloat16() else "float32"
     return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+
+
+def _float32_config(config):
+    """`config` (a Keras model's, nested) with every layer's dtype policy set to float32."""
+    if isinstance(config, list):
+        return [_float32_config(item) for item in config]
+    if not isinstance(config, dict):
+        return config
+    if config.get("class_name") == "DTypePolicy":
+        return {**config, "config": {**config["config"], "name": "float32"}}
+    return {key: _float32_config(value) for key, value in config.items()}
+
+
+def float32_model(model):
+    """A copy of `model` computing in float32 throughout, with the same weights: a model trained under a mixed
+    policy (its variables are float32 already) then answers alike on every machine and exports to LiteRT's
+    builtin float32 operations."""
+    copy = model.__class__.from_config(_float32_config(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy

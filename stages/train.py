@@ -1,18 +1,18 @@
 """Stage 3, train: fits the CNN on the training split, validating on the validation split.
 
-Reads data/prepared/{x,y}_{train,val}.npy and params `dataset.class_names`, `model` and `train`.
-Writes models/model.keras and two DVCLive logs (mnist_pipeline.tracking), after every epoch: metrics/train/
-(per epoch: loss, accuracy, val_loss, val_accuracy, learning_rate; at the end best validation accuracy and
-epoch, parameter count: the same on every rerun) and metrics/train_speed/ (per epoch: seconds; at the end
-training seconds, images per second, peak memory and the precision `train.precision` chose: these vary from
-run to run and machine to machine). With `train.ensemble` > 1 it trains that many networks with consecutive
-seeds (each on its own cross-validation fold of train + val with `train.ensemble_split: folds`; all but the
-first on train + val with `all`) and saves the model that averages them; member i > 1 logs as
-`member<i>/<name>` (no validation figures for a member trained on the validation images too), and the
-best-epoch figures are the first member's (trained on the train split). While it runs, data/checkpoints/train/
-holds the last finished epoch (of each member), so a killed run resumes there, logging the restored epochs
-again; it is removed once the outputs are written. In a multi-worker run (TF_CONFIG) only the chief writes:
-the other workers write into a temporary directory, then delete it.
+Reads data/prepared/{x,y}_{train,val}.npy and params `dataset.class_names`, `model` and `train`. Writes
+models/model.keras (computing in float32, whatever precision trained it) and two DVCLive logs
+(mnist_pipeline.tracking), after every epoch: metrics/train/ (per epoch: loss, accuracy, val_loss, val_accuracy,
+learning_rate; at the end best validation accuracy and epoch, parameter count: the same on every rerun) and
+metrics/train_speed/ (per epoch: seconds; at the end training seconds, images per second, peak memory and the
+precision `train.precision` chose: these vary from run to run and machine to machine). With `train.ensemble` > 1
+it trains that many networks with consecutive seeds (each on its own cross-validation fold of train + val with
+`train.ensemble_split: folds`; all but the first on train + val with `all`) and saves the model that averages
+them; member i > 1 logs as `member<i>/<name>` (no validation figures for a member trained on the validation images
+too), and the best-epoch figures are the first member's (trained on the train split). While it runs,
+data/checkpoints/train/ holds the last finished epoch (of each member), so a killed run resumes there, logging the
+restored epochs again; it is removed once the outputs are written. In a multi-worker run (TF_CONFIG) only the
+chief writes: the other workers write into a temporary directory, then delete it.
 """
 import os
 import resource
@@ -47,7 +47,7 @@ def main():
     from mnist_pipeline.distribute import bound_cluster_waits, peer_failures
     from mnist_pipeline.tracking import TrainingLog
     from mnist_pipeline.ensemble import member_train_images, train_ensemble
-    from mnist_pipeline.precision import resolve_precision
+    from mnist_pipeline.precision import float32_model, resolve_precision
 
     precision = resolve_precision(train.precision)
     print(f"train.precision {train.precision}: training in {precision}", flush=True)
@@ -67,8 +67,9 @@ def main():
     model.summary()
     log = logs[0]
     best = log["val_accuracy"].idxmax()
-    # Saved for inference with a standard loss, so plain keras.models.load_model reads it; the
+    # Saved in float32 for inference with a standard loss, so plain keras.models.load_model reads it; the
     # label-smoothing training loss and the optimizer state live only in the resume checkpoints.
+    model = float32_model(model)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     with atomic_path(MODEL_FILE) as tmp:
         model.save(tmp)

@@ -93,8 +93,11 @@ class LiteRTClassifier:
         if tuple(image[1:]) != INPUT_SHAPE or probabilities[-1] != NUM_CLASSES:
             raise ClassifierFileError(f"{path}: model maps {tuple(image)} to {tuple(probabilities)}; "
                                       "expected (-1, 28, 28, 1) to (-1, 10)")
-        with stderr_discarded():  # LiteRT announces its XNNPACK delegate on descriptor 2 when it first allocates
-            self(np.zeros((1, *INPUT_SHAPE), np.float32))
+        try:
+            with stderr_discarded():  # LiteRT announces its XNNPACK delegate on descriptor 2 when it first allocates
+                self(np.zeros((1, *INPUT_SHAPE), np.float32))
+        except RuntimeError as err:  # e.g. TensorFlow ops LiteRT's builtin set lacks (a bfloat16 export)
+            raise ClassifierFileError(f"{path}: cannot run the LiteRT model ({str(err).splitlines()[0]})") from None
 
     def __call__(self, batch):
         return self.run(image=np.ascontiguousarray(batch, dtype=np.float32))["probabilities"]
