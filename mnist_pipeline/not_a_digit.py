@@ -1,18 +1,21 @@
-"""Says when a 28x28 input is probably not a digit: scores from the model's own outputs and features.
+"""Says when a 28x28 input is probably not a digit: scores from the model's own outputs and activations.
 
 Each score grows the less an input looks like the training digits: `msp` is 1 - the top softmax
 probability, `energy` is -logsumexp of the logits (Liu et al., 2020), `mahalanobis` is the smallest
 squared Mahalanobis distance of the penultimate-layer features to a class mean, under one covariance
 shared by the classes (Lee et al., 2018), both fitted on the train split; `outlier_exposure` is the
 log-odds of a small network (the head) fitted to tell digits from generated non-digits
-(not_a_digit_head.py fits it) on `head_inputs`: the features, the log Mahalanobis distance, the top
-probability and the energy. `outputs(model, images)` gives the features, logits and probabilities (of
-every member, concatenated, for an ensemble); `fit_classes` the class means and the shared precision
-matrix; `threshold` the score level that rejects a given share of validation digits. `save_detector` /
-`load_detector` write and read the detector beside the model: DETECTOR_JSON (method, threshold, reject rate,
-the model file's SHA-256) and DETECTOR_ARRAYS (.npz: class means, precision and, for `outlier_exposure`,
-HEAD_ARRAYS); a missing or malformed file gives DetectorFileError, one line.
+(not_a_digit_head.py fits it) on `head_inputs`: the features, the activations (mean and maximum of each
+convolution block's channels, and statistics of the input's pixels), the log Mahalanobis distance, the top
+probability and the energy. `outputs(model, images)` gives the features, logits, probabilities and activations
+(of every member, side by side, for an ensemble) through export.inference_model, the same outputs the LiteRT
+export gives; `fit_classes` the class means and the shared precision matrix; `threshold` the score level that
+rejects a given share of validation digits. `save_detector` / `load_detector` write and read the detector beside
+the model: DETECTOR_JSON (method, threshold, reject rate, the model file's SHA-256) and DETECTOR_ARRAYS (.npz:
+class means, precision and, for `outlier_exposure`, HEAD_ARRAYS); a missing or malformed file gives
+DetectorFileError, one line.
 """
+import functools
 import json
 import zipfile
 from pathlib import Path
@@ -36,31 +39,21 @@ class DetectorFileError(PipelineError, ValueError):
     """The not-a-digit detector files are missing, malformed or do not fit the model."""
 
 
-def _heads(model):
-    """[(features model, final Dense layer)] of each network in `model` (one, or each ensemble member)."""
-    from mnist_pipeline.model import ensemble_members
-    from mnist_pipeline.tf_runtime import keras
-    heads = []
-    for member in ensemble_members(model):
-        last = member.layers[-1]
-        heads.append((keras.Model(member.inputs, last.input), last))
-    return heads
+@functools.lru_cache(maxsize=2)
+def _inference_model(model):
+    from mnist_pipeline.export import inference_model
+    return inference_model(model)
 
 
 def outputs(model, images, batch_size=BATCH_SIZE):
-    """(features (N, F), logits (members, N, 10), probabilities (N, 10)) for (N, 28, 28[, 1]) images."""
+    """(features (N, F), logits (members, N, 10), probabilities (N, 10), activations (N, A)) of (N, 28, 28[, 1])
+    images; features, logits and activations in float64."""
     images = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
-    features, logits = [], []
-    for extract, last in _heads(model):
-        kernel, bias = (np.asarray(w, dtype=np.float64) for w in last.get_weights())
-        f = np.concatenate([np.asarray(extract.predict_on_batch(images[i:i + batch_size]), dtype=np.float64)
-                            for i in range(0, len(images), batch_size)]) if len(images) else np.zeros((0, len(kernel)))
-        features.append(f)
-        logits.append(f @ kernel + bias)
-    logits = np.stack(logits)
-    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    probabilities = (exp / exp.sum(axis=-1, keepdims=True)).mean(axis=0)
-    return np.concatenate(features, axis=1), logits, probabilities
+    extract, batches = _inference_model(model), images if len(images) else np.zeros((1, 28, 28, 1), np.float32)
+    runs = [extract.predict_on_batch(batches[i:i + batch_size]) for i in range(0, len(batches), batch_size)]
+    joined = {name: np.concatenate([np.asarray(run[name]) for run in runs])[:len(images)] for name in runs[0]}
+    return (joined["features"].astype(np.float64), joined["logits"].transpose(1, 0, 2).astype(np.float64),
+            joined["probabilities"], joined["activations"].astype(np.float64))
 
 
 def fit_classes(features, labels, num_classes=10):
@@ -72,7 +65,7 @@ def fit_classes(features, labels, num_classes=10):
     return means, np.linalg.inv(covariance)
 
 
-def scores(method, features, logits, probabilities, arrays=None):
+def scores(method, features, logits, probabilities, activations, arrays=None):
     """The `method`'s score of each input (N,): higher means less like a digit. `arrays`: the detector's arrays
     (means and precision for `mahalanobis`, also HEAD_ARRAYS for `outlier_exposure`)."""
     if method == "msp":
@@ -84,17 +77,17 @@ def scores(method, features, logits, probabilities, arrays=None):
         return np.min([np.sum((features - mean) @ arrays["precision"] * (features - mean), axis=1)
                        for mean in arrays["means"]], axis=0)
     if method == "outlier_exposure":
-        z = (head_inputs(features, logits, probabilities, arrays) - arrays["shift"]) / arrays["scale"]
+        z = (head_inputs(features, logits, probabilities, activations, arrays) - arrays["shift"]) / arrays["scale"]
         hidden = np.maximum(z @ arrays["hidden_weights"] + arrays["hidden_bias"], 0)
         return hidden @ arrays["output_weights"] + arrays["output_bias"]
     raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
 
 
-def head_inputs(features, logits, probabilities, arrays):
-    """(N, F + 3): each input's features, log(1 + Mahalanobis score), top probability and energy score."""
-    distance = scores("mahalanobis", features, logits, probabilities, arrays)
-    return np.column_stack([features, np.log1p(np.maximum(distance, 0)), probabilities.max(axis=1),
-                            scores("energy", features, logits, probabilities)])
+def head_inputs(features, logits, probabilities, activations, arrays):
+    """(N, F + A + 3): each input's features, activations, log(1 + Mahalanobis score), top probability and energy."""
+    distance = scores("mahalanobis", features, logits, probabilities, activations, arrays)
+    return np.column_stack([features, activations, np.log1p(np.maximum(distance, 0)), probabilities.max(axis=1),
+                            scores("energy", features, logits, probabilities, activations)])
 
 
 def threshold(validation_scores, reject_rate):
@@ -132,7 +125,7 @@ def load_detector(json_path):
     wrong = misshapen(arrays)
     if wrong:
         raise DetectorFileError(f"{arrays_path}: {wrong} do not fit the class means {arrays['means'].shape} "
-                                "and precision; expected (C, F), (F, F) and a head on F + 3 inputs")
+                                "and precision; expected (C, F), (F, F) and a head on F + A + 3 inputs (A: activations)")
     return {"method": method, "threshold": level, "reject_rate": spec.get("reject_rate"), "model_sha256": model_sha256,
             "arrays": arrays}
 
@@ -143,8 +136,10 @@ def misshapen(arrays):
     width = means.shape[-1] if means.ndim else 0
     expected = {"precision": (width, width)}
     if "hidden_bias" in arrays:
-        hidden = arrays["hidden_bias"].shape[:1]
-        expected.update(shift=(width + 3,), scale=(width + 3,), hidden_weights=(width + 3, *hidden),
-                        hidden_bias=hidden, output_weights=hidden, output_bias=())
+        hidden, inputs = arrays["hidden_bias"].shape[:1], arrays["shift"].shape
+        expected.update(scale=inputs, hidden_weights=(*inputs, *hidden), hidden_bias=hidden, output_weights=hidden,
+                        output_bias=())
+        if len(inputs) != 1 or inputs[0] < width + 3:
+            expected["shift"] = (f"F + A + 3 >= {width + 3}",)
     wrong = [name for name, shape in expected.items() if arrays[name].shape != shape]
     return (["means"] if means.ndim != 2 else []) + wrong

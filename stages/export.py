@@ -3,12 +3,14 @@
 Reads models/model.keras and data/prepared/{x,y}_test.npy. Writes models/model.tflite (float32, no quantisation;
 it loads without TensorFlow: mnist_pipeline.predict.runtime) and metrics/export.json: both files' SHA-256, the
 export's size, and how it agrees with the Keras model on the test images (argmax disagreements, max |delta p|,
-the largest difference of a penultimate feature relative to the largest feature, its test accuracy). When the
-export disagrees on more than MAX_DISAGREEMENTS of the images, by more than MAX_ABS_DELTA_P on any probability
-or by more than MAX_RELATIVE_DELTA_FEATURES on the features (the not-a-digit detector's input), the stage fails
+the largest difference of a penultimate feature or activation, the not-a-digit detector's inputs, relative to the
+largest, its test accuracy). When the export disagrees on more than MAX_DISAGREEMENTS of the images, by more than
+MAX_ABS_DELTA_P on any probability or by more than MAX_RELATIVE_DELTA_FEATURES on those inputs, the stage fails
 with one line and leaves both outputs as they were.
 """
 import sys
+
+import numpy as np
 
 from mnist_pipeline.data import load_split
 from mnist_pipeline.export import agreement, export_record, exported_litert
@@ -28,13 +30,19 @@ class ExportError(PipelineError):
     """The export does not answer as the trained model does."""
 
 
+def detector_inputs(classifier, images):
+    """The features and activations of `images` side by side, as the not-a-digit detector reads them."""
+    features, _, _, activations = classifier.heads(images)
+    return np.column_stack([features, activations])
+
+
 def main():
     x_test, y_test = load_split(PREPARED_DIR, "test")
     model = KerasClassifier(MODEL_FILE)
-    reference = predict_probabilities(model, x_test, BATCH_SIZE), model.heads(x_test)[0]
+    reference = predict_probabilities(model, x_test, BATCH_SIZE), detector_inputs(model, x_test)
     with exported_litert(model.model, EXPORTED_MODEL_FILE) as exported:
         litert = LiteRTClassifier(exported)
-        checks = agreement(reference, (predict_probabilities(litert, x_test, BATCH_SIZE), litert.heads(x_test)[0]),
+        checks = agreement(reference, (predict_probabilities(litert, x_test, BATCH_SIZE), detector_inputs(litert, x_test)),
                            y_test)
         if (checks["argmax_disagreements"] > MAX_DISAGREEMENTS * len(y_test)
                 or checks["max_abs_delta_p"] > MAX_ABS_DELTA_P

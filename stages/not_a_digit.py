@@ -4,7 +4,8 @@ Reads models/model.keras, data/prepared/{x,y}_{train,val,test}.npy, Fashion-MNIS
 data/not_digits/ (the fetch_not_digits stage) and params `confidence.reject_rate`, `not_digits.test_images`
 and `robustness.images` (pictures per kind of rendered negative, at most MAX_PER_KIND). Fits the class
 means and shared covariance of the penultimate-layer features on the train split, and the outlier-exposure
-head (mnist_pipeline/not_a_digit_head.py) on every POSITIVE_STRIDE-th train digit against generated
+head (mnist_pipeline/not_a_digit_head.py: on the features, the convolution blocks' activations and the input's
+pixel statistics, not_a_digit.head_inputs) on every POSITIVE_STRIDE-th train digit against generated
 non-digits: the kinds of negatives.KINDS rendered from train digits with TRAIN_SEED (other pictures than the
 measured ones) and clutter.clutter (CLUTTER_FACTOR per rendered picture). For each score of
 mnist_pipeline.not_a_digit the threshold rejects `confidence.reject_rate` of the validation digits (the test

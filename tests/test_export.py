@@ -2,8 +2,8 @@
 demo server load (mnist_pipeline/predict/runtime.py): the export answers as the Keras model does, files are
 told apart by their content, bad files are one line, and the stage refuses an export that disagrees.
 
-A tiny randomly initialised network stands in for the trained one (exporting it takes seconds); `dvc repro
-export` runs the stage in a tiny copy of the pipeline (slow).
+A tiny randomly initialised network stands in for the trained one (exporting it takes seconds); the stage's run in
+the session's `dvc repro` of the tiny pipeline (conftest `tiny_run`) is checked too (slow).
 """
 import json
 import sys
@@ -68,7 +68,8 @@ def test_the_export_answers_as_the_keras_model(tiny, images, shift_px):
 
 def test_the_export_gives_the_not_a_digit_detector_the_keras_features(tiny, images):
     keras_heads, litert_heads = (load_classifier(path).heads(images) for path in tiny)
-    for name, ours, theirs in zip(("features", "logits", "probabilities"), litert_heads, keras_heads, strict=True):
+    for name, ours, theirs in zip(("features", "logits", "probabilities", "activations"), litert_heads, keras_heads,
+                                  strict=True):
         assert ours.shape == theirs.shape, name
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5 * np.abs(theirs).max(), err_msg=name)
 
@@ -174,9 +175,10 @@ def test_predict_py_answers_alike_from_the_export_and_the_keras_file(tiny, tmp_p
 
 
 @pytest.mark.slow
-def test_dvc_repro_exports_the_trained_model(pipeline_copy):
-    repo, env = pipeline_copy
-    dvc("repro", "export", cwd=repo, env=env)
+def test_dvc_repro_exports_the_trained_model(tiny_run, reproduced_copy):
+    """The export stage in the session's `dvc repro` of the tiny pipeline (conftest `tiny_run`), read in a copy."""
+    assert "Running stage 'export'" in tiny_run[2].stdout
+    repo, env = reproduced_copy
     record = json.loads((repo / runtime.EXPORT_METRICS).read_text())
     assert record["argmax_disagreements"] == 0 and record["max_abs_delta_p"] < 1e-5
     assert record["source_sha256"] == file_sha256(repo / "models" / "model.keras")

@@ -35,7 +35,7 @@ def test_mahalanobis_fitted_on_train_rejects_outliers_and_few_held_out_points():
     assert np.allclose(means, centres, atol=0.2)
 
     def score(x):
-        return scores("mahalanobis", x, None, None, {"means": means, "precision": precision})
+        return scores("mahalanobis", x, None, None, None, {"means": means, "precision": precision})
 
     level = threshold(score(val), 0.01)
     assert np.mean(score(held_out) > level) < 0.02
@@ -46,17 +46,18 @@ def test_softmax_and_energy_scores_rank_a_flat_output_above_a_confident_one():
     logits = np.array([[[12.0] + [0.0] * 9, [1.0] * 10]])  # (members, N, classes): confident, then flat
     probabilities = np.exp(logits[0]) / np.exp(logits[0]).sum(axis=1, keepdims=True)
     for method in ("msp", "energy"):
-        confident, flat = scores(method, None, logits, probabilities)
+        confident, flat = scores(method, None, logits, probabilities, None)
         assert flat > confident, method
     with pytest.raises(ValueError, match="unknown method"):
-        scores("entropy", None, logits, probabilities)
+        scores("entropy", None, logits, probabilities, None)
 
 
 def model_outputs(features, centres):
-    """(features, logits (1, N, C), probabilities) of a made-up model whose logits are -distance to each centre."""
+    """(features, logits (1, N, C), probabilities, activations (N, 2)) of a made-up model whose logits are -distance
+    to each centre and whose activations are noise."""
     logits = -np.linalg.norm(features[:, None] - centres[None], axis=2)[None]
     probabilities = np.exp(logits[0]) / np.exp(logits[0]).sum(axis=1, keepdims=True)
-    return features, logits, probabilities
+    return features, logits, probabilities, np.random.default_rng(len(features)).normal(size=(len(features), 2))
 
 
 def test_the_outlier_exposure_head_learns_non_digits_the_distance_alone_misses():
@@ -105,8 +106,9 @@ def test_clutter_is_seeded_varied_and_in_the_model_input_range(digits):
     assert max(np.ptp(rows), np.ptp(cols)) + 1 == 20  # its ink fitted into MNIST's 20 px box, as predict frames it
 
 
-def detector_arrays(width=8, head_width=8, hidden=4):
-    """A detector's arrays: class means (10, width), precision, and a head on head_width + 3 inputs."""
+def detector_arrays(width=8, head_width=10, hidden=4):
+    """A detector's arrays: class means (10, width), precision, and a head on head_width + 3 inputs (head_width: the
+    features and activations)."""
     rng = np.random.default_rng(2)
     return {"means": rng.normal(size=(10, width)), "precision": np.eye(width), "shift": np.zeros(head_width + 3),
             "scale": np.ones(head_width + 3), "hidden_weights": rng.normal(size=(head_width + 3, hidden)),
@@ -125,11 +127,11 @@ def test_detector_files_round_trip(detector_files):
     assert detector["model_sha256"] == "ab" * 32
     arrays = detector["arrays"]
     assert arrays["means"].shape == (10, 8) and np.array_equal(arrays["precision"], np.eye(8))
-    assert arrays["hidden_weights"].shape == (11, 4) and arrays["output_bias"].shape == ()
-    features = np.random.default_rng(3).normal(size=(5, 8))
+    assert arrays["hidden_weights"].shape == (13, 4) and arrays["output_bias"].shape == ()
+    features, activations = np.random.default_rng(3).normal(size=(5, 8)), np.ones((5, 2))
     logits = features[None, :, :2] * [1, -1]
     probabilities = np.exp(logits[0]) / np.exp(logits[0]).sum(axis=1, keepdims=True)
-    assert scores("outlier_exposure", features, logits, probabilities, arrays).shape == (5,)
+    assert scores("outlier_exposure", features, logits, probabilities, activations, arrays).shape == (5,)
 
 
 @pytest.mark.parametrize("damage, expected", [
@@ -143,7 +145,8 @@ def test_detector_files_round_trip(detector_files):
     (lambda j, a: j.write_text("[1, 2]"), "not a not-a-digit detector"),
     (lambda j, a: a.write_bytes(b"PK\x03\x04 not a zip"), "not a not-a-digit detector"),
     (lambda j, a: np.savez(a, **{**detector_arrays(), "precision": np.eye(3)}), "['precision'] do not fit"),
-    (lambda j, a: np.savez(a, **detector_arrays(head_width=6)), "['shift', 'scale', 'hidden_weights'] do not fit"),
+    (lambda j, a: np.savez(a, **detector_arrays(head_width=6)), "['shift'] do not fit"),  # fewer than F + 3 inputs
+    (lambda j, a: np.savez(a, **{**detector_arrays(), "scale": np.ones(5)}), "['scale'] do not fit"),
     (lambda j, a: np.savez(a, means=np.zeros((10, 8)), precision=np.eye(8)), "KeyError: 'shift"),
 ])
 def test_bad_detector_files_give_one_line(detector_files, damage, expected):

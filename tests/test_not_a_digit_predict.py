@@ -21,7 +21,7 @@ def fit_detector_beside(model_path, heads):
     (the test digits are never used); returns model_path."""
     images, labels = styles.load_mnist(REAL_MNIST, "train")
     x = images[:15_000] / np.float32(255)
-    features, _, _ = heads(x[:12_000])
+    features = heads(x[:12_000])[0]
     arrays = dict(zip(("means", "precision"), fit_classes(features, labels[:12_000])))
     level = threshold(scores("mahalanobis", *heads(x[12_000:]), arrays), 0.005)
     save_detector(model_path.parent, "mahalanobis", level, 0.005, arrays, file_sha256(model_path))

@@ -4,7 +4,7 @@ Reads a model file and tells its kind by its content: a LiteRT flatbuffer (the e
 models/model.tflite) runs on ai-edge-litert's interpreter, which loads in milliseconds without
 TensorFlow; a Keras zip archive (.keras) loads with Keras, importing TensorFlow (seconds).
 `load_classifier(path)` returns classify(batch), (N, 28, 28, 1) float32 -> (N, 10) probabilities, whose
-`heads(images)` also gives the penultimate features and logits the not-a-digit detector reads;
+`heads(images)` also gives the penultimate features, logits and activations the not-a-digit detector reads;
 mnist_pipeline.shifts.predict_probabilities(classify, images, batch_size, shift_px) averages it
 over test-time shifts as the evaluate stage does. `source_model(path, root)` names the Keras file an export was made
 from, as the export stage's record (metrics/export.json) says, so that its calibration and test
@@ -27,7 +27,7 @@ EXPORTED_MODEL_FILE = Path("models/model.tflite")
 EXPORT_METRICS = Path("metrics/export.json")
 LITERT_IDENTIFIER = b"TFL3"  # a flatbuffer's file identifier, bytes 4-8 of a .tflite file
 INPUT_SHAPE, NUM_CLASSES = (28, 28, 1), 10
-OUTPUTS = ("probabilities", "features", "logits")  # the export's signature (mnist_pipeline.export)
+OUTPUTS = ("probabilities", "features", "logits", "activations")  # the export's signature (mnist_pipeline.export)
 
 
 class ClassifierFileError(PipelineError, ValueError):
@@ -55,7 +55,7 @@ def load_classifier(path):
 
 class KerasClassifier:
     """A .keras model on Keras (imports TensorFlow). classify(batch) -> probabilities; heads(images) -> what
-    mnist_pipeline.not_a_digit.outputs gives: (features (N, F), logits (members, N, 10), probabilities (N, 10))."""
+    mnist_pipeline.not_a_digit.outputs gives: (features, logits, probabilities, activations)."""
 
     def __init__(self, path):
         with stderr_discarded():  # TensorFlow's start-up lines and Keras's warnings would bury the one-line errors
@@ -103,13 +103,13 @@ class LiteRTClassifier:
         return self.run(image=np.ascontiguousarray(batch, dtype=np.float32))["probabilities"]
 
     def heads(self, images, batch_size=500):
-        """(features (N, F), logits (members, N, 10), probabilities (N, 10)) of (N, 28, 28[, 1]) images, as
-        mnist_pipeline.not_a_digit.outputs gives them for the Keras model (float64 features and logits)."""
+        """(features (N, F), logits (members, N, 10), probabilities (N, 10), activations (N, A)) of (N, 28, 28[, 1])
+        images, as mnist_pipeline.not_a_digit.outputs gives them for the Keras model (float64 but probabilities)."""
         images = np.asarray(images, dtype=np.float32).reshape(-1, *INPUT_SHAPE)
         runs = [self.run(image=images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
         joined = {name: np.concatenate([out[name] for out in runs]) for name in OUTPUTS}
         return (joined["features"].astype(np.float64), joined["logits"].transpose(1, 0, 2).astype(np.float64),
-                joined["probabilities"])
+                joined["probabilities"], joined["activations"].astype(np.float64))
 
 
 def source_model(path, root):
