@@ -10,9 +10,15 @@ import sys
 import zlib
 from pathlib import Path
 
-import numpy as np
-import pytest
-import yaml
+# One OpenBLAS thread for numpy/scipy, here and in every stage and dvc process the tests start (they inherit it;
+# set before numpy loads). Their matrices are small: on 2 busy cores OpenBLAS's threads cost far more than they
+# save (the tiny pipeline's not_a_digit stage, ten small L-BFGS head fits: 114 s CPU with them, 15 s with one).
+# An OPENBLAS_NUM_THREADS set outside is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))  # the tests' own helper modules (synthetic, ...)
 
