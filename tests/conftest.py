@@ -149,6 +149,21 @@ def real_mnist_model_file(real_mnist_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def real_mnist_export(real_mnist_model_file, tmp_path_factory):
+    """The LiteRT export of `real_mnist_model_file`, made as the export stage makes it (serve.py's default kind of
+    model: the server starts in seconds even on a busy machine, where TensorFlow's import can take minutes), in a
+    folder of its own with a not-a-digit detector fitted for the export (on its own heads) beside it: the model of
+    the server tests (test_serve.py) and the browser tests (test_demo_browser.py), made once."""
+    from mnist_pipeline.model import load_model
+    from mnist_pipeline.predict.runtime import load_classifier
+    from test_export import export
+    from test_not_a_digit_predict import fit_detector_beside
+
+    path = export(load_model(real_mnist_model_file), tmp_path_factory.mktemp("exported") / "model.tflite")
+    return fit_detector_beside(path, load_classifier(path).heads)
+
+
+@pytest.fixture(scope="session")
 def model_file(tmp_path_factory):
     """A small CNN (conv32-pool-conv64-pool-dropout-dense10) trained for 2 epochs on the 60,000 real
     MNIST training digits, saved as .keras (about 98% test accuracy), for the predict tests: the fast recipe's

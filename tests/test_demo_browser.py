@@ -4,8 +4,8 @@ Draws the strokes of a real MNIST 7 (its skeleton, traced into pen strokes and s
 canvas) with pointer events from a mouse and from a touch screen, uploads a photo-like picture of
 another MNIST digit and two digits side by side, and checks the answers the page shows. Needs
 Debian's `chromium` and `chromium-driver` packages (skips with a message naming them where they are
-missing), Selenium from requirements.txt and ../shared/data/mnist (for the model: the LiteRT export of
-the `real_mnist_model_file` fixture, with a not-a-digit detector fitted for it beside it).
+missing), Selenium from requirements.txt and ../shared/data/mnist (for the model: conftest's `real_mnist_export`,
+the LiteRT export of the `real_mnist_model_file` fixture with a not-a-digit detector fitted for it beside it).
 The page's screenshot after the drawn 7 is saved as demo.png in the test's tmp folder
 (docs/demo.png is one of these).
 """
@@ -15,8 +15,6 @@ import numpy as np
 import pytest
 
 from conftest import REAL_MNIST
-from test_export import export
-from test_not_a_digit_predict import fit_detector_beside
 from mnist_pipeline import negatives
 from mnist_pipeline.serve.client import start_server, stop_server
 
@@ -32,21 +30,10 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def exported_model_file(real_mnist_model_file, tmp_path_factory):
-    """The fast recipe's model exported as serve.py's default model is (LiteRT: the server starts in seconds
-    even on a busy machine, where TensorFlow's import can take minutes), with its not-a-digit detector beside it."""
-    from mnist_pipeline.model import load_model
-    from mnist_pipeline.predict.runtime import load_classifier
-
-    path = export(load_model(real_mnist_model_file), tmp_path_factory.mktemp("exported") / "model.tflite")
-    return fit_detector_beside(path, load_classifier(path).heads)
-
-
-@pytest.fixture(scope="module")
-def server(exported_model_file, tmp_path_factory):
-    """The base URL of a running server on `exported_model_file`."""
+def server(real_mnist_export, tmp_path_factory):
+    """The base URL of a running server on `real_mnist_export`."""
     log = (tmp_path_factory.mktemp("serve") / "stderr.txt").open("w")
-    process, url = start_server(exported_model_file, log=log)
+    process, url = start_server(real_mnist_export, log=log)
     yield url
     stop_server(process)
     log.close()
@@ -181,7 +168,7 @@ def test_uploaded_photo_is_read(server, browser, tmp_path):
     assert answer(browser) == ("problem", "?", "blank.png: no ink found (blank image)")
 
 
-def test_the_page_names_the_model(server, browser, exported_model_file):
+def test_the_page_names_the_model(server, browser, real_mnist_export):
     import hashlib
 
     from selenium.webdriver.common.by import By
@@ -190,5 +177,5 @@ def test_the_page_names_the_model(server, browser, exported_model_file):
     browser.get(server)
     line = browser.find_element(By.ID, "model")
     WebDriverWait(browser, ANSWER_TIMEOUT_S).until(lambda d: line.text.startswith("Model "))
-    assert hashlib.sha256(exported_model_file.read_bytes()).hexdigest()[:12] in line.text
+    assert hashlib.sha256(real_mnist_export.read_bytes()).hexdigest()[:12] in line.text
     assert "not-a-digit check on" in line.text
