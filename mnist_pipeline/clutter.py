@@ -19,7 +19,7 @@ from mnist_pipeline.predict.framing import centre_by_mass, fit_box
 SIZE = 64
 
 
-def _draw(rng):
+def _draw():
     image = Image.new("L", (SIZE, SIZE), 0)
     return image, ImageDraw.Draw(image)
 
@@ -30,7 +30,7 @@ def _points(rng, count, low=0.1, high=0.9):
 
 def strokes(rng, digits):
     """Two to five pen strokes through 2-4 random points each, 3-12 px wide."""
-    image, draw = _draw(rng)
+    image, draw = _draw()
     for _ in range(int(rng.integers(2, 6))):
         draw.line(_points(rng, int(rng.integers(2, 5))), fill=255, width=int(rng.integers(3, 13)), joint="curve")
     return np.asarray(image, np.float32) / 255
@@ -43,14 +43,14 @@ def _paint(rng):
 
 def polygon(rng, digits):
     """A random polygon of 3-9 corners, filled or outlined."""
-    image, draw = _draw(rng)
+    image, draw = _draw()
     draw.polygon(_points(rng, int(rng.integers(3, 10))), **_paint(rng))
     return np.asarray(image, np.float32) / 255
 
 
 def ellipses(rng, digits):
     """One to four ellipses, each filled or outlined."""
-    image, draw = _draw(rng)
+    image, draw = _draw()
     for _ in range(int(rng.integers(1, 5))):
         (x0, y0), (x1, y1) = sorted(_points(rng, 2, 0.05, 0.95))
         draw.ellipse([min(x0, x1), min(y0, y1), max(x0, x1) + 4, max(y0, y1) + 4], **_paint(rng))
@@ -70,7 +70,7 @@ def hatching(rng, digits):
 
 def dots(rng, digits):
     """Five to sixty dots, 2-10 px across."""
-    image, draw = _draw(rng)
+    image, draw = _draw()
     for x, y in _points(rng, int(rng.integers(5, 61))):
         r = rng.uniform(1, 5)
         draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
