@@ -188,16 +188,29 @@ def test_cli_model_errors(drawings, tmp_path):
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(f"error: {corrupt}: ")
 
 
+def main_in_process(capsys, *args):
+    """(exit status, stdout, stderr) of predict.py's main (cli.main) run in this process: what run_cli runs, without
+    a Python and TensorFlow start per call."""
+    try:
+        status = cli.main([str(arg) for arg in args])
+    except SystemExit as end:  # argparse's refusals
+        status = end.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
 @pytest.mark.slow
-def test_cli_averages_over_the_test_time_shifts_of_params(drawings, model_file, model):
-    """By default predict.py predicts like the evaluate stage: averaged over evaluate.test_time_shift_px."""
+def test_cli_averages_over_the_test_time_shifts_of_params(drawings, model_file, model, capsys, monkeypatch):
+    """By default predict.py predicts like the evaluate stage: averaged over evaluate.test_time_shift_px (its main,
+    in this process; the tests above run predict.py itself)."""
     from mnist_pipeline.shifts import shifted_views
     _, paths, _ = drawings
+    monkeypatch.chdir(ROOT)  # where predict.py runs: params.yaml gives the default shift
 
     def top3(*options):
-        result = run_cli(*paths[:4], "--model", model_file, "--format", "json", *options)
-        assert result.returncode == 0, result.stderr
-        return [row["top3"] for row in json.loads(result.stdout)]
+        status, out, err = main_in_process(capsys, *paths[:4], "--model", model_file, "--format", "json", *options)
+        assert status == 0, err
+        return [row["top3"] for row in json.loads(out)]
 
     shift = yaml.safe_load((ROOT / "params.yaml").read_text())["evaluate"]["test_time_shift_px"]
     assert cli.default_shift_px() == shift and top3() == top3("--shift-px", shift)
@@ -207,5 +220,5 @@ def test_cli_averages_over_the_test_time_shifts_of_params(drawings, model_file, 
     for row, probabilities in zip(top3("--shift-px", 2), expected):
         assert [t["digit"] for t in row] == list(np.argsort(probabilities)[::-1][:3])
         np.testing.assert_allclose([t["probability"] for t in row], np.sort(probabilities)[::-1][:3], atol=1e-4)
-    bad = run_cli(paths[0], "--shift-px", "9")
-    assert bad.returncode == 2 and "--shift-px: invalid choice: 9" in bad.stderr
+    status, _, err = main_in_process(capsys, paths[0], "--shift-px", "9")
+    assert status == 2 and "--shift-px: invalid choice: 9" in err
