@@ -1,9 +1,9 @@
 """Tests serve.py's HTTP API (mnist_pipeline/serve/): same answers as predict.py, every refusal, concurrency.
 
 The tests marked slow start one server (a child process on a free port, small limits) on the LiteRT
-export (as the export stage makes it) of the fast recipe's model trained on real MNIST (the
-`real_mnist_model_file` fixture; they skip without ../shared/data/mnist), with a not-a-digit detector fitted
-for the export beside it, and send it real MNIST test digits drawn as pictures (predict/styles.py). A second
+export (as the export stage makes it) of the fast recipe's model trained on real MNIST, with a not-a-digit
+detector fitted for the export beside it (conftest's `real_mnist_export`, which the browser tests serve too; they
+skip without ../shared/data/mnist), and send it real MNIST test digits drawn as pictures (predict/styles.py). A second
 server on the export of the predict tests' small CNN (`model_file`), with its detector, gets pictures that are
 not one digit (test_not_a_digit_predict.not_digit_pictures): the fast recipe's detector passes a level line
 (score 294 against a threshold of 595).
@@ -56,21 +56,10 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def exported_model_file(real_mnist_model_file, tmp_path_factory):
-    """The LiteRT export of `real_mnist_model_file`, made as the export stage makes it, in a folder of its own with
-    a not-a-digit detector fitted for it (on its own heads) beside it."""
-    from mnist_pipeline.model import load_model
-    from mnist_pipeline.predict.runtime import load_classifier
-
-    path = export(load_model(real_mnist_model_file), tmp_path_factory.mktemp("exported") / "model.tflite")
-    return fit_detector_beside(path, load_classifier(path).heads)
-
-
-@pytest.fixture(scope="module")
-def server(exported_model_file, tmp_path_factory):
+def server(real_mnist_export, tmp_path_factory):
     """The base URL of a running server with the test LIMITS; stopped after the module's tests."""
     log = (tmp_path_factory.mktemp("serve") / "stderr.txt").open("w")
-    process, url = start_server(exported_model_file, [v for item in LIMITS.items() for v in item], log)
+    process, url = start_server(real_mnist_export, [v for item in LIMITS.items() for v in item], log)
     yield url
     stop_server(process)
     log.close()
@@ -99,16 +88,16 @@ def assert_serving(url):
 # --- a running server
 
 @pytest.mark.slow
-def test_health_names_the_model_and_the_limits(server, exported_model_file):
+def test_health_names_the_model_and_the_limits(server, real_mnist_export):
     status, body = request(server + "api/health")
     assert status == 200 and body["status"] == "ok"
-    assert body["model"]["sha256"] == hashlib.sha256(exported_model_file.read_bytes()).hexdigest()[:12]
+    assert body["model"]["sha256"] == hashlib.sha256(real_mnist_export.read_bytes()).hexdigest()[:12]
     assert body["limits"] == {"max_request_bytes": 1_000_000, "max_files": 3, "max_pixels": 4_000_000}
     assert body["not_a_digit"]["checked"] is True and body["not_a_digit"]["method"] == "mahalanobis"
 
 
 @pytest.mark.slow
-def test_same_answers_as_predict_py(server, digits, exported_model_file, real_mnist_model_file, tmp_path):
+def test_same_answers_as_predict_py(server, digits, real_mnist_export, real_mnist_model_file, tmp_path):
     """Pictures sent to the server get predict.py's records, and the probabilities predict.py's functions
     compute for the same files, to float precision; the Keras model the export was made from agrees."""
     from mnist_pipeline.model import load_model, predict_probabilities as keras_probabilities
@@ -123,7 +112,7 @@ def test_same_answers_as_predict_py(server, digits, exported_model_file, real_mn
     status, served = post_images(server + "api/predict?details=1", [(name, data) for name, data, _ in chosen])
     assert status == 200
 
-    printed = json.loads(run([sys.executable, "predict.py", "--format", "json", "--model", exported_model_file,
+    printed = json.loads(run([sys.executable, "predict.py", "--format", "json", "--model", real_mnist_export,
                               *paths], cwd=ROOT).stdout)
     assert [row["file"] for row in printed] == [str(path) for path in paths]
     assert [row["file"] for row in served] == [name for name, _, _ in chosen]
@@ -132,7 +121,7 @@ def test_same_answers_as_predict_py(server, digits, exported_model_file, real_mn
             {k: v for k, v in expected.items() if k != "file"}
     kept, inputs = cli.prepare_all(paths, lambda path, problem: pytest.fail(f"{path}: {problem}"))
     shift_px = cli.default_shift_px()
-    probabilities = predict_probabilities(load_classifier(exported_model_file), inputs[..., np.newaxis],
+    probabilities = predict_probabilities(load_classifier(real_mnist_export), inputs[..., np.newaxis],
                                           cli.BATCH_SIZE, shift_px)
     np.testing.assert_allclose([row["probabilities"] for row in served], probabilities, rtol=0, atol=1e-6)
     keras = keras_probabilities(load_model(real_mnist_model_file), inputs[..., np.newaxis], cli.BATCH_SIZE, shift_px)
