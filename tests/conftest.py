@@ -106,6 +106,17 @@ def copy_run(run_, destination):
     return destination, {**env, "PYTHONPATH": str(destination)}
 
 
+@pytest.fixture(scope="session")
+def ensemble_run(tiny_run, tmp_path_factory):
+    """(repo, env, result of its `dvc repro`): a copy of `tiny_run` whose train params then changed to an ensemble of
+    2 networks (train.ensemble_split "all"), reproduced once: train and every stage after it rerun. Read by
+    test_pipeline (a train param change reruns train and what follows) and test_report (the ensemble's model and
+    report), so the suite pays for one such rerun, not two. Never change it."""
+    repo, env = copy_run(tiny_run, tmp_path_factory.mktemp("ensemble_run") / "repo")
+    update_params(repo / "params.yaml", {"train": {"ensemble": 2, "ensemble_split": "all"}})
+    return repo, env, dvc("repro", cwd=repo, env=env)
+
+
 @pytest.fixture
 def reproduced_copy(tiny_run, tmp_path):
     """(repo, env) of a copy of `tiny_run` for one test: every stage already run, `dvc status` up to date."""

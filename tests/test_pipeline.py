@@ -92,10 +92,11 @@ def test_visualize_param_change_reruns_visualize_and_report(reproduced):
     assert stages_run(dvc("repro", cwd=repo, env=env)) == ["visualize", "report"]  # the report links the figures
 
 
-def test_train_param_change_reruns_train_and_after(reproduced):
-    repo, env, _ = reproduced
-    update_params(repo / "params.yaml", {"train": {"learning_rate": 0.002}})
-    ran = stages_run(dvc("repro", cwd=repo, env=env))
+def test_train_param_change_reruns_train_and_after(ensemble_run):
+    """The train params of a copy of the tiny run changed (to an ensemble: conftest's `ensemble_run`, whose model
+    and report test_report reads), then `dvc repro`."""
+    repo, env, result = ensemble_run
+    ran = stages_run(result)
     _, edges = pipeline_dag(repo, env)
     after_train = {"train"}
     while later := {downstream for upstream, downstream in edges if upstream in after_train} - after_train:

@@ -180,10 +180,8 @@ def test_malformed_metrics_file_fails_with_one_line(tiny, tmp_path):
     assert result.stderr.count("\n") == 1
 
 
-def test_ensemble_run_saves_one_averaging_model_and_reports_it(reproduced_copy):
-    repo, env = reproduced_copy
-    update_params(repo / "params.yaml", {"train": {"ensemble": 2, "ensemble_split": "all"}})
-    dvc("repro", cwd=repo, env=env)
+def test_ensemble_run_saves_one_averaging_model_and_reports_it(ensemble_run):
+    repo, _, _ = ensemble_run  # the tiny run reproduced after train.ensemble = 2, ensemble_split = "all" (conftest)
     train = read_json(repo, TRAIN_METRICS)
     # member 2 trained on the validation images too: no validation figure for it
     assert "val_accuracy" in train and "accuracy" in train["member2"] and "val_accuracy" not in train["member2"]
