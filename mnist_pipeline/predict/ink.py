@@ -90,7 +90,9 @@ def tight_crop(luma):
     Such a picture (a scan, a binarised or digital drawing) is two flat tones, paper and ink (Otsu's
     two classes hold at least TWO_TONE of the variance), and both reach the border. The ink is so
     large a part of it that no neighbourhood is mostly paper, so polarity's background estimate
-    fails; the paper still holds most of the border. The ink tone is a boolean (H, W) mask.
+    fails. The paper is the tone of the four corners when they agree (a narrow digit, a bold 1
+    a few pixels wide, covers most of the border, but its round ends leave the corners paper), else
+    the tone holding most of the border. The ink tone is a boolean (H, W) mask.
     """
     if np.ptp(luma) == 0:
         return None
@@ -100,7 +102,8 @@ def tight_crop(luma):
     border = np.concatenate([light[0], light[-1], light[:, 0], light[:, -1]])
     if between < TWO_TONE * luma.var() or border.all() or not border.any():
         return None
-    dark = bool(border.mean() > 0.5)
+    corners = light[[0, 0, -1, -1], [0, -1, 0, -1]]
+    dark = bool(corners[0]) if corners.all() or not corners.any() else bool(border.mean() > 0.5)
     return dark, ~light if dark else light
 
 
