@@ -1,4 +1,4 @@
-"""The trained Keras model as a LiteRT flatbuffer (.tflite), and how closely the export agrees with it.
+"""The Keras model as a LiteRT flatbuffer (.tflite), and how closely the export agrees with it.
 
 `inference_model(model)` gives the model with the outputs predict.py and the demo server read: its
 probabilities, and for the not-a-digit detector each member's penultimate features, logits and activations (the

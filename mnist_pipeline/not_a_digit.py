@@ -41,17 +41,24 @@ class DetectorFileError(PipelineError, ValueError):
 
 @functools.lru_cache(maxsize=2)
 def _inference_model(model):
+    """export.inference_model of a Keras model, built once per model (a stage scores several sets)."""
     from mnist_pipeline.export import inference_model
     return inference_model(model)
 
 
 def outputs(model, images, batch_size=BATCH_SIZE):
     """(features (N, F), logits (members, N, 10), probabilities (N, 10), activations (N, A)) of (N, 28, 28[, 1])
-    images; features, logits and activations in float64."""
+    images through the Keras model's inference model; see batched_outputs."""
+    return batched_outputs(_inference_model(model).predict_on_batch, images, batch_size)
+
+
+def batched_outputs(run, images, batch_size=BATCH_SIZE):
+    """outputs() of (N, 28, 28[, 1]) images from `run`, which maps a float32 batch to a dict of the inference
+    model's outputs (Keras or LiteRT); features, logits and activations in float64. No images give empty arrays."""
     images = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
-    extract, batches = _inference_model(model), images if len(images) else np.zeros((1, 28, 28, 1), np.float32)
-    runs = [extract.predict_on_batch(batches[i:i + batch_size]) for i in range(0, len(batches), batch_size)]
-    joined = {name: np.concatenate([np.asarray(run[name]) for run in runs])[:len(images)] for name in runs[0]}
+    batches = images if len(images) else np.zeros((1, 28, 28, 1), np.float32)
+    runs = [run(batches[i:i + batch_size]) for i in range(0, len(batches), batch_size)]
+    joined = {name: np.concatenate([np.asarray(out[name]) for out in runs])[:len(images)] for name in runs[0]}
     return (joined["features"].astype(np.float64), joined["logits"].transpose(1, 0, 2).astype(np.float64),
             joined["probabilities"], joined["activations"].astype(np.float64))
 
@@ -139,7 +146,7 @@ def misshapen(arrays):
         hidden, inputs = arrays["hidden_bias"].shape[:1], arrays["shift"].shape
         expected.update(scale=inputs, hidden_weights=(*inputs, *hidden), hidden_bias=hidden, output_weights=hidden,
                         output_bias=())
-        if len(inputs) != 1 or inputs[0] < width + 3:
-            expected["shift"] = (f"F + A + 3 >= {width + 3}",)
     wrong = [name for name, shape in expected.items() if arrays[name].shape != shape]
+    if "hidden_bias" in arrays and (arrays["shift"].ndim != 1 or len(arrays["shift"]) < width + 3):
+        wrong.append("shift")  # the head reads F features, A activations and 3 scores
     return (["means"] if means.ndim != 2 else []) + wrong

@@ -102,14 +102,10 @@ class LiteRTClassifier:
     def __call__(self, batch):
         return self.run(image=np.ascontiguousarray(batch, dtype=np.float32))["probabilities"]
 
-    def heads(self, images, batch_size=500):
-        """(features (N, F), logits (members, N, 10), probabilities (N, 10), activations (N, A)) of (N, 28, 28[, 1])
-        images, as mnist_pipeline.not_a_digit.outputs gives them for the Keras model (float64 but probabilities)."""
-        images = np.asarray(images, dtype=np.float32).reshape(-1, *INPUT_SHAPE)
-        runs = [self.run(image=images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
-        joined = {name: np.concatenate([out[name] for out in runs]) for name in OUTPUTS}
-        return (joined["features"].astype(np.float64), joined["logits"].transpose(1, 0, 2).astype(np.float64),
-                joined["probabilities"], joined["activations"].astype(np.float64))
+    def heads(self, images):
+        """The outputs of mnist_pipeline.not_a_digit.outputs, from the export."""
+        from mnist_pipeline.not_a_digit import batched_outputs
+        return batched_outputs(lambda batch: self.run(image=np.ascontiguousarray(batch)), images)
 
 
 def source_model(path, root):
