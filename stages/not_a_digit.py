@@ -6,19 +6,21 @@ and `robustness.images` (pictures per kind of rendered negative, at most MAX_PER
 means and shared covariance of the penultimate-layer features on the train split, and the outlier-exposure
 head (mnist_pipeline/not_a_digit_head.py: on the features, the convolution blocks' activations and the input's
 pixel statistics, not_a_digit.head_inputs) on every POSITIVE_STRIDE-th train digit against generated
-non-digits: the kinds of negatives.KINDS rendered from train digits with TRAIN_SEED (other pictures than the
+non-digits, both passed through predict's preparation as predict.py sees them (raw arrays against prepared
+pictures would teach the head to spot the preparation): the kinds of negatives.KINDS rendered from train digits with TRAIN_SEED (other pictures than the
 measured ones) and clutter.clutter (CLUTTER_FACTOR per rendered picture). For each score of
 mnist_pipeline.not_a_digit the threshold rejects `confidence.reject_rate` of the validation digits (the test
 split is never used to fit; Fashion-MNIST never to fit either). Any input is also rejected when predict's
 preparation finds two or more digit-sized pieces side by side (predict/pieces.py) or no ink. Writes the
 detector with METHOD beside the model (models/not_a_digit.json, models/not_a_digit.npz), the share rejected
-of each set (MNIST validation and test, Fashion-MNIST, each kind of negatives.KINDS rendered with SEED) per
-score to metrics/not_a_digit.json, with `kind_left_out`: each kind's share rejected by a head fitted without
+of each set (MNIST validation and test, Fashion-MNIST, each kind of negatives.KINDS rendered with SEED; all
+prepared so) per score to metrics/not_a_digit.json, with `kind_left_out`: each kind's share rejected by a head fitted without
 that kind's training pictures, and examples of each set with its rate to plots/not_a_digit/examples.png.
 """
 import sys
 
 import numpy as np
+from PIL import Image
 
 from mnist_pipeline import clutter, negatives
 from mnist_pipeline.calibration import file_sha256
@@ -30,7 +32,7 @@ from mnist_pipeline.not_a_digit_head import fit_head
 from mnist_pipeline.params import load_params
 from mnist_pipeline.paths import MODEL_FILE, PREPARED_DIR
 from mnist_pipeline.predict.decode import ImageError
-from mnist_pipeline.predict.pieces import array_pieces, prepare_with_pieces
+from mnist_pipeline.predict.pieces import prepare_with_pieces
 from mnist_pipeline.stage import run_stage
 
 METHOD = "outlier_exposure"  # the score predict.py and the demo use: chosen by the measurements in docs/confidence.md
@@ -41,12 +43,12 @@ CLUTTER_FACTOR = 4
 POSITIVE_STRIDE = 2
 
 
-def prepared_negatives(kind, count, rng, digits=None):
-    """(inputs float32 (count, 28, 28), digit pieces (count,), blank (count,) bool) of `count` pictures of `kind`
-    passed through predict's preparation, as predict.py sees them; a picture without ink is blank (all zero)."""
+def prepared(pictures, count):
+    """(inputs float32 (count, 28, 28), digit pieces (count,), blank (count,) bool) of `count` PIL pictures passed
+    through predict's preparation, as predict.py sees them; a picture without ink is blank (all zero)."""
     inputs = np.zeros((count, 28, 28), dtype=np.float32)
     pieces, blank = np.zeros(count, dtype=int), np.zeros(count, dtype=bool)
-    for i, picture in enumerate(negatives.render(kind, count, rng, digits)):
+    for i, picture in enumerate(pictures):
         try:
             inputs[i], pieces[i] = prepare_with_pieces(picture)
         except ImageError:
@@ -54,11 +56,23 @@ def prepared_negatives(kind, count, rng, digits=None):
     return inputs, pieces, blank
 
 
+def prepared_negatives(kind, count, rng, digits=None):
+    """prepared() of `count` pictures of `kind` (negatives.render)."""
+    return prepared(negatives.render(kind, count, rng, digits), count)
+
+
+def prepared_arrays(x):
+    """prepared() of (N, 28, 28, 1) images in [0, 1] (MNIST, Fashion-MNIST), each saved as an 8-bit picture: what
+    predict.py makes of the file. The detector only ever sees prepared inputs, so it is fitted and measured on them."""
+    pixels = np.round(x[..., 0] * 255).astype(np.uint8)
+    return prepared((Image.fromarray(image) for image in pixels), len(pixels))
+
+
 def measured_sets(x_val, x_test, fashion, count):
-    """{name: (inputs (N, 28, 28), digit pieces (N,), blank (N,))}: the MNIST splits and Fashion-MNIST as arrays,
-    the rendered negatives through predict's preparation."""
-    sets = {name: (x[..., 0], np.array([array_pieces(image) for image in x[..., 0]]), np.zeros(len(x), bool))
-            for name, x in (("mnist_validation", x_val), ("mnist_test", x_test), ("fashion_mnist", fashion))}
+    """{name: (inputs (N, 28, 28), digit pieces (N,), blank (N,))}: the MNIST splits, Fashion-MNIST and the rendered
+    negatives, all through predict's preparation."""
+    sets = {name: prepared_arrays(x) for name, x in (("mnist_validation", x_val), ("mnist_test", x_test),
+                                                     ("fashion_mnist", fashion))}
     rng = np.random.default_rng(SEED)
     digits = np.round(x_test[..., 0] * 255).astype(np.uint8)  # measured only: the split-off test digits
     for kind in negatives.KINDS:
@@ -113,7 +127,8 @@ def main():
     model = load_model(MODEL_FILE)
     train_outputs = outputs(model, x_train)
     arrays = dict(zip(("means", "precision"), fit_classes(train_outputs[0], y_train)))
-    digits = head_inputs(*train_outputs, arrays)[::POSITIVE_STRIDE]
+    positives, _, blank = prepared_arrays(x_train[::POSITIVE_STRIDE])
+    digits = head_inputs(*outputs(model, positives[~blank]), arrays)
     others = training_negatives(model, arrays, x_train, count)
     arrays.update(fit_head(digits, np.concatenate(list(others.values())), np.random.default_rng(TRAIN_SEED)))
     sets = measured_sets(x_val, x_test, fashion, count)
