@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+import yaml
 
 from conftest import dvc, make_pipeline_copy, run
 
@@ -21,6 +22,10 @@ pytestmark = pytest.mark.slow
 
 RATES = {"lr-low": 0.001, "lr-high": 0.01}
 EPOCHS = 3
+# The stages the experiments' pipeline keeps: every output the tests read comes from train or evaluate. The stages
+# after them (export, robustness, not_a_digit, visualize, report) would add minutes to each run and are checked on
+# the session's tiny run (conftest `tiny_run`).
+STAGES = ["download", "preprocess", "train", "calibrate", "evaluate"]
 # After every epoch DVCLive writes {"pid": the training process, "step": the epoch} to this file of the
 # repository the experiment was queued in (DVC points DVC_ROOT of a queued run there, not at its temporary
 # copy), for the VS Code extension to refresh; it deletes the file when the run ends.
@@ -49,11 +54,11 @@ def experiments(repo, env):
     return found
 
 
-def wait_for(condition, what, timeout=1200):
+def wait_for(condition, what, timeout=1200, interval=0.02):
     deadline = time.monotonic() + timeout
     while not (result := condition()):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+        time.sleep(interval)
     return result
 
 
@@ -73,13 +78,16 @@ def running_summary(repo):
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    """A committed tiny pipeline, its data prepared, and two queued experiments of the whole pipeline (every
-    stage, so that `dvc exp apply` finds every cached output) started with `dvc queue start`.
+    """A committed tiny pipeline cut down to STAGES, its data prepared, and two queued experiments of that whole
+    pipeline (every stage, so that `dvc exp apply` finds every cached output) started with `dvc queue start`.
 
     Returns (repo, env, what `dvc exp show` listed while the first run was paused after an epoch, the train
     summary in that run's temporary copy at that moment) once both runs have ended.
     """
     repo, env = make_pipeline_copy(tmp_path_factory.mktemp("experiments"))
+    pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())
+    pipeline["stages"] = {name: pipeline["stages"][name] for name in STAGES}
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
     commit_all(repo, "pipeline")
     dvc("repro", "preprocess", cwd=repo, env=env)
     for name, rate in RATES.items():
@@ -105,8 +113,9 @@ def sweep(tmp_path_factory):
             on_disk = running_summary(repo)
         finally:
             os.kill(paused["pid"], signal.SIGCONT)
+        # Each look starts a dvc process (a second of CPU): back to back they would slow the runs they wait for.
         wait_for(lambda: "Running" not in (status := dvc("queue", "status", cwd=repo, env=env).stdout)
-                 and "Queued" not in status, "the queued runs to end")
+                 and "Queued" not in status, "the queued runs to end", interval=2)
     finally:
         dvc("queue", "stop", cwd=repo, env=env, check=False)  # the worker would otherwise idle for a minute
     return repo, env, live, on_disk
