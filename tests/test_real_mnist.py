@@ -1,5 +1,6 @@
-"""The real pipeline on the real MNIST files, with a short training (the fast recipe): test accuracy must reach
-98%. The run is conftest's `real_mnist_run`, whose model the predict and serve tests use."""
+"""The real pipeline, up to its figures (visualize), on the real MNIST files, with a short training (the fast
+recipe): test accuracy must reach 98%. The run is conftest's `real_mnist_run`, whose model the serve and browser
+tests use."""
 import json
 import os
 
