@@ -107,13 +107,25 @@ def copy_run(run_, destination):
 
 
 @pytest.fixture(scope="session")
-def ensemble_run(tiny_run, tmp_path_factory):
-    """(repo, env, result of its `dvc repro`): a copy of `tiny_run` whose train params then changed to an ensemble of
-    2 networks (train.ensemble_split "all"), reproduced once: train and every stage after it rerun. Read by
-    test_pipeline (a train param change reruns train and what follows) and test_report (the ensemble's model and
-    report), so the suite pays for one such rerun, not two. Never change it."""
-    repo, env = copy_run(tiny_run, tmp_path_factory.mktemp("ensemble_run") / "repo")
-    update_params(repo / "params.yaml", {"train": {"ensemble": 2, "ensemble_split": "all"}})
+def ensemble_interrupted(tiny_run, tmp_path_factory):
+    """(repo, env, what test_interrupted_repro.interrupt_twice found): a copy of `tiny_run` whose train params then
+    changed to an ensemble of 2 networks (train.ensemble_split "all"), its `dvc repro` interrupted twice (SIGINT,
+    then SIGKILL) while train wrote its first epoch's log. Only `ensemble_run` goes on from it."""
+    from test_interrupted_repro import TRAIN_STAGING, interrupt_twice
+
+    base = tmp_path_factory.mktemp("ensemble_run")
+    repo, env = copy_run(tiny_run, base / "repo")
+    return repo, env, interrupt_twice(repo, env, {"train": {"ensemble": 2, "ensemble_split": "all"}}, TRAIN_STAGING,
+                                      base)
+
+
+@pytest.fixture(scope="session")
+def ensemble_run(ensemble_interrupted):
+    """(repo, env, result of its `dvc repro`): `ensemble_interrupted` reproduced: train and every stage after it
+    rerun. Read by test_pipeline (a train param change reruns train and what follows), test_report (the ensemble's
+    model and report) and test_interrupted_repro (an interrupted train finishes cleanly), so the suite pays for one
+    such rerun, not three. Never change it."""
+    repo, env, _ = ensemble_interrupted
     return repo, env, dvc("repro", cwd=repo, env=env)
 
 

@@ -33,9 +33,12 @@ CHANGES = {
     # The same arrays written again: once it has rerun, the stages after it are up to date (a whole rerun after an
     # interrupted stage is the train case's: the stages after train rerun there).
     "preprocess": ("stages/preprocess.py", "data/.prepared.new/"),
-    "train": ({"train": {"learning_rate": 0.002}}, "metrics/.train.live/"),  # after the first epoch is logged
     "visualize": ({"visualize": {"dpi": 60}}, "plots/.figures.new/"),
 }
+# The train case is conftest's `ensemble_run`: its train params changed to an ensemble, its `dvc repro` first
+# interrupted (by `interrupt_twice` below) after the first epoch is logged; the stages after train all rerun there,
+# in the one whole rerun after a train change the suite pays for (test_pipeline and test_report read it too).
+TRAIN_STAGING = "metrics/.train.live/"
 STAGING = ("**/.*.new", "**/.*.live")
 
 
@@ -86,25 +89,51 @@ def interrupted_repro(repo, env, staging, signum, tmp_path):
                 process.wait()
 
 
-@pytest.mark.parametrize("stage", CHANGES)  # in pipeline order: each test starts from the last one's outputs
-def test_interrupted_repro_keeps_every_committed_output(reproduced, stage, tmp_path):
-    repo, env = reproduced
-    assert changed_stages(repo, env) == set()
+def interrupt_twice(repo, env, change, staging, tmp_path):
+    """Makes `change` (params, or the path of a script to append a comment to) in an up-to-date `repo`, then runs
+    `dvc repro` twice, interrupted (SIGINT, then SIGKILL) when a stage first writes into `staging`.
+    Returns {"up_to_date_before": ..., signum: (dvc's exit status, every committed output unchanged, dvc.lock
+    unchanged, the stages `dvc status` reports)}: what test_interrupted_repro asserts."""
+    found = {"up_to_date_before": changed_stages(repo, env) == set()}
     before, lock = committed_outputs(repo), (repo / "dvc.lock").read_bytes()
-    change, staging = CHANGES[stage]
     if isinstance(change, str):
         with open(repo / change, "a") as script:
             script.write("# changed by test_interrupted_repro\n")
     else:
         update_params(repo / "params.yaml", change)
-
     for signum in (signal.SIGINT, signal.SIGKILL):
         status = interrupted_repro(repo, env, staging, signum, tmp_path)
-        assert status != 0, signum
-        assert committed_outputs(repo) == before, signum
-        assert (repo / "dvc.lock").read_bytes() == lock, signum
-        assert stage in changed_stages(repo, env), signum
+        found[signum] = (status, committed_outputs(repo) == before, (repo / "dvc.lock").read_bytes() == lock,
+                         changed_stages(repo, env))
+    return found
 
-    dvc("repro", cwd=repo, env=env)
+
+def assert_nothing_lost(found, stage):
+    assert found["up_to_date_before"]
+    for signum in (signal.SIGINT, signal.SIGKILL):
+        status, outputs_kept, lock_kept, changed = found[signum]
+        assert status != 0, signum
+        assert outputs_kept, signum
+        assert lock_kept, signum
+        assert stage in changed, signum
+
+
+def assert_finished_cleanly(repo, env):
     assert changed_stages(repo, env) == set()
     assert not [p for pattern in STAGING for p in repo.glob(pattern)]  # what the kill left is cleared
+
+
+@pytest.mark.parametrize("stage", CHANGES)  # in pipeline order: each test starts from the last one's outputs
+def test_interrupted_repro_keeps_every_committed_output(reproduced, stage, tmp_path):
+    repo, env = reproduced
+    assert_nothing_lost(interrupt_twice(repo, env, *CHANGES[stage], tmp_path), stage)
+    dvc("repro", cwd=repo, env=env)
+    assert_finished_cleanly(repo, env)
+
+
+def test_interrupted_train_keeps_every_committed_output(ensemble_interrupted, ensemble_run):
+    """The train case, in conftest's `ensemble_run`: interrupted twice after its train params changed (to an
+    ensemble), then a plain `dvc repro` reran train and every stage after it."""
+    assert_nothing_lost(ensemble_interrupted[2], "train")
+    repo, env, _ = ensemble_run
+    assert_finished_cleanly(repo, env)
