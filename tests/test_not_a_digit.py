@@ -9,7 +9,7 @@ from mnist_pipeline import clutter, negatives
 from mnist_pipeline.not_a_digit import (DetectorFileError, fit_classes, head_inputs, load_detector, save_detector,
                                         scores, threshold)
 from mnist_pipeline.not_a_digit_head import fit_head
-from mnist_pipeline.predict.pieces import array_pieces, digit_pieces
+from mnist_pipeline.predict.pieces import digit_pieces, side_by_side
 from stages.not_a_digit import prepared_negatives
 
 
@@ -157,16 +157,19 @@ def test_bad_detector_files_give_one_line(detector_files, damage, expected):
 
 
 def test_pieces_count_digits_side_by_side_but_not_the_parts_of_one():
+    def pieces(image):
+        return side_by_side(image >= 0.5, image)
+
     bar = np.zeros((28, 28), np.float32)
     bar[4:24, 12:16] = 1
-    assert array_pieces(bar) == 1
+    assert pieces(bar) == 1
     two = bar.copy()
     two[4:24, 20:24] = 1
-    assert array_pieces(two) == 2
+    assert pieces(two) == 2
     five_top = bar.copy()
     five_top[2:5, 10:22] = 1  # a separate bar above the stroke, as a 5 is often written
-    assert array_pieces(five_top) == 1
-    assert array_pieces(np.zeros((28, 28))) == 0
+    assert pieces(five_top) == 1
+    assert pieces(np.zeros((28, 28))) == 0
 
 
 def test_pictures_of_several_mnist_digits_mostly_have_that_many_pieces_and_one_digit_one(digits):

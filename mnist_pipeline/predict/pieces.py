@@ -6,8 +6,7 @@ MIN_HEIGHT of the tallest piece's height and MIN_MASS of the heaviest piece's in
 side: each overlaps the columns of a bigger one by at most MAX_OVERLAP of its own width. A digit's
 separate parts (the 5's bar, a broken stroke) lie above or across one another and count once.
 `prepare_with_pieces(img)` gives prepare_image's model input and the count from one pass over the ink (what
-predict.py and the demo server ask for each picture). `array_pieces(image)` counts on a 28x28 model input (the
-MNIST arrays), its ink thresholded at 0.5.
+predict.py and the demo server ask for each picture).
 """
 import numpy as np
 from skimage.measure import label, regionprops
@@ -30,11 +29,6 @@ def prepare_with_pieces(img):
     layers = ink_layers(img)
     ink, mask = layers[:2]
     return prepare_ink(*layers), side_by_side(mask, ink)
-
-
-def array_pieces(image):
-    """digit_pieces of a 28x28 input in [0, 1] (white ink on black), its ink taken as the pixels of 0.5 or more."""
-    return side_by_side(image >= 0.5, image)
 
 
 def side_by_side(mask, ink):
