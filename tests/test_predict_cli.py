@@ -151,12 +151,15 @@ def test_cli_json_folder_errors_and_previews(drawings, model_file, tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_table_and_csv(drawings, model_file):
+def test_cli_table_and_csv(drawings, model_file, capsys, monkeypatch):
+    """The table and CSV outputs, from predict.py's main in this process (main_in_process: two Python and
+    TensorFlow starts less; the tests around it run predict.py itself)."""
     folder, paths, labels = drawings
-    table = run_cli(*paths[:3], "--model", model_file)
-    assert table.returncode == 0 and "error" not in table.stderr
+    monkeypatch.chdir(ROOT)  # where run_cli runs predict.py
+    status, out, err = main_in_process(capsys, *paths[:3], "--model", model_file)
+    assert status == 0 and "error" not in err
     # the model_file fixture has no calibration.json and no not_a_digit.json beside it
-    header, *lines, unchecked, note = table.stdout.splitlines()
+    header, *lines, unchecked, note = out.splitlines()
     assert header.split() == ["file", "digit", "confidence", "unsure", "not", "a", "digit", "top", "3"]
     assert len(lines) == 3 and unchecked.startswith("(not a digit ?: not checked")
     assert note.startswith("(confidence uncalibrated")
@@ -165,7 +168,9 @@ def test_cli_table_and_csv(drawings, model_file):
         assert line.startswith(str(path)) and line[:digit_column].rstrip()[-1].isdigit()
         assert len(line.split()) == 8 and line.split()[2].endswith("%") and line.split()[3] in ("yes", "no")
         assert line.split()[4] == "?"
-    rows = list(csv.DictReader(io.StringIO(run_cli(folder, "--model", model_file, "--format", "csv").stdout)))
+    status, out, err = main_in_process(capsys, folder, "--model", model_file, "--format", "csv")
+    assert status == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["file"] for r in rows] == [str(p) for p in paths]
     assert list(rows[0]) == ["file", "digit", "confidence", "unsure", "calibrated", "digit_2", "probability_2",
                              "digit_3", "probability_3", "not_a_digit", "not_a_digit_score",
@@ -202,7 +207,7 @@ def main_in_process(capsys, *args):
 @pytest.mark.slow
 def test_cli_averages_over_the_test_time_shifts_of_params(drawings, model_file, model, capsys, monkeypatch):
     """By default predict.py predicts like the evaluate stage: averaged over evaluate.test_time_shift_px (its main,
-    in this process; the tests above run predict.py itself)."""
+    in this process; test_cli_json_folder_errors_and_previews and test_cli_model_errors run predict.py itself)."""
     from mnist_pipeline.shifts import shifted_views
     _, paths, _ = drawings
     monkeypatch.chdir(ROOT)  # where predict.py runs: params.yaml gives the default shift
