@@ -12,8 +12,8 @@ from scipy.optimize import minimize
 from mnist_pipeline.not_a_digit import HEAD_ARRAYS
 
 HIDDEN = 32
-ITERATIONS = 300
-DECAY = 1e-4
+ITERATIONS = 1000  # at 300, L-BFGS stopped before it converged
+DECAY = 1e-3  # held-out training negatives rejected: 87.9% (1e-4), 90.8% (1e-3), 89.6% (3e-3)
 
 
 def fit_head(digits, others, rng, hidden=HIDDEN, iterations=ITERATIONS):
