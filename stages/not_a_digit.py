@@ -1,23 +1,26 @@
 """Stage not_a_digit: fits the "not a digit" detector on the train and validation splits and measures it.
 
-Reads models/model.keras, data/prepared/{x,y}_{train,val,test}.npy, Fashion-MNIST's test images in
-data/not_digits/ (the fetch_not_digits stage) and params `confidence.reject_rate`, `not_digits.test_images`
-and `robustness.images` (pictures per kind of rendered negative, at most MAX_PER_KIND). Fits the class
-means and shared covariance of the penultimate-layer features on the train split, and the outlier-exposure
-head (mnist_pipeline/not_a_digit_head.py: on the features, the convolution blocks' activations and the input's
-pixel statistics, not_a_digit.head_inputs) on every POSITIVE_STRIDE-th train digit against generated
-non-digits, both passed through predict's preparation as predict.py sees them (raw arrays against prepared
-pictures would teach the head to spot the preparation): the kinds of negatives.KINDS rendered from train digits with TRAIN_SEED (other pictures than the
-measured ones) and clutter.clutter (CLUTTER_FACTOR per rendered picture). For each score of
-mnist_pipeline.not_a_digit the threshold rejects `confidence.reject_rate` of the validation digits (the test
-split is never used to fit; Fashion-MNIST never to fit either). Any input is also rejected when predict's
-preparation finds two or more digit-sized pieces side by side (predict/pieces.py) or no ink. Writes the
-detector with METHOD beside the model (models/not_a_digit.json, models/not_a_digit.npz), the share rejected
-of each set (MNIST validation and test, Fashion-MNIST, each kind of negatives.KINDS rendered with SEED; all
-prepared so) per score to metrics/not_a_digit.json, with `kind_left_out`: each kind's share rejected by a head fitted without
-that kind's training pictures, and examples of each set with its rate to plots/not_a_digit/examples.png.
+Reads models/model.keras, data/prepared/{x,y}_{train,val,test}.npy, Fashion-MNIST's test images in data/not_digits/
+(the fetch_not_digits stage) and params `confidence.reject_rate`, `not_digits.test_images` and `robustness.images`
+(pictures per kind of rendered negative, at most MAX_PER_KIND). Fits the class means and shared covariance of the
+penultimate-layer features on the train split, and the outlier-exposure head (mnist_pipeline/not_a_digit_head.py: on
+the features, the convolution blocks' activations and the input's pixel statistics, not_a_digit.head_inputs) on
+every POSITIVE_STRIDE-th train digit against generated non-digits, both passed through predict's preparation as
+predict.py sees them (raw arrays against prepared pictures would teach the head to spot the preparation): the kinds
+of negatives.KINDS rendered from train digits with TRAIN_SEED (TRAIN_FACTOR times as many as are measured, other
+pictures than the measured ones) and clutter.clutter (CLUTTER_FACTOR per rendered picture). For each score of mnist_pipeline.not_a_digit the threshold
+rejects `confidence.reject_rate` of the validation digits (the test split is never used to fit; Fashion-MNIST never
+to fit either). Any input is also rejected when predict's preparation finds two or more digit-sized pieces side by
+side (predict/pieces.py) or no ink. Writes the detector with METHOD beside the model (models/not_a_digit.json,
+models/not_a_digit.npz), the share rejected of each set (MNIST validation and test, Fashion-MNIST, each kind of
+negatives.KINDS rendered with SEED; all prepared so) per score to metrics/not_a_digit.json, with `kind_left_out`:
+each kind's share rejected by a head fitted without that kind's training pictures, and examples of each set with its
+rate to plots/not_a_digit/examples.png.
 """
+import functools
+import multiprocessing
 import sys
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -39,20 +42,34 @@ METHOD = "outlier_exposure"  # the score predict.py and the demo use: chosen by 
 MAX_PER_KIND = 300
 SEED = 21          # the measured pictures
 TRAIN_SEED = 1021  # the training pictures and the head's starting weights
+TRAIN_FACTOR = 4  # training pictures rendered per kind, per measured picture (chosen: docs/confidence.md)
 CLUTTER_FACTOR = 4
 POSITIVE_STRIDE = 2
 
 
+@functools.cache
+def _workers():
+    """The processes that prepare pictures, one per core, started once (spawned: the stage has TensorFlow loaded)."""
+    return ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
+
+
+def _prepared_or_none(picture):
+    try:
+        return prepare_with_pieces(picture)
+    except ImageError:
+        return None
+
+
 def prepared(pictures, count):
     """(inputs float32 (count, 28, 28), digit pieces (count,), blank (count,) bool) of `count` PIL pictures passed
-    through predict's preparation, as predict.py sees them; a picture without ink is blank (all zero)."""
+    through predict's preparation, as predict.py sees them, on every core; a picture without ink is blank (all zero)."""
     inputs = np.zeros((count, 28, 28), dtype=np.float32)
     pieces, blank = np.zeros(count, dtype=int), np.zeros(count, dtype=bool)
-    for i, picture in enumerate(pictures):
-        try:
-            inputs[i], pieces[i] = prepare_with_pieces(picture)
-        except ImageError:
+    for i, result in enumerate(_workers().map(_prepared_or_none, pictures, chunksize=64)):
+        if result is None:
             blank[i] = True
+        else:
+            inputs[i], pieces[i] = result
     return inputs, pieces, blank
 
 
@@ -61,11 +78,15 @@ def prepared_negatives(kind, count, rng, digits=None):
     return prepared(negatives.render(kind, count, rng, digits), count)
 
 
+def eight_bit(x):
+    """uint8 (N, 28, 28) of (N, 28, 28, 1) images in [0, 1]: the pixels a picture file of them holds."""
+    return np.round(x[..., 0] * 255).astype(np.uint8)
+
+
 def prepared_arrays(x):
     """prepared() of (N, 28, 28, 1) images in [0, 1] (MNIST, Fashion-MNIST), each saved as an 8-bit picture: what
     predict.py makes of the file. The detector only ever sees prepared inputs, so it is fitted and measured on them."""
-    pixels = np.round(x[..., 0] * 255).astype(np.uint8)
-    return prepared((Image.fromarray(image) for image in pixels), len(pixels))
+    return prepared((Image.fromarray(image) for image in eight_bit(x)), len(x))
 
 
 def measured_sets(x_val, x_test, fashion, count):
@@ -74,7 +95,7 @@ def measured_sets(x_val, x_test, fashion, count):
     sets = {name: prepared_arrays(x) for name, x in (("mnist_validation", x_val), ("mnist_test", x_test),
                                                      ("fashion_mnist", fashion))}
     rng = np.random.default_rng(SEED)
-    digits = np.round(x_test[..., 0] * 255).astype(np.uint8)  # measured only: the split-off test digits
+    digits = eight_bit(x_test)  # measured only: the split-off test digits
     for kind in negatives.KINDS:
         sets[kind] = prepared_negatives(kind, count, rng, digits)
     return sets
@@ -84,7 +105,7 @@ def training_negatives(model, arrays, x_train, count):
     """{kind of negatives.KINDS, or "clutter": head inputs (N, D)} of generated non-digits made from train digits:
     `count` pictures per kind (blank ones left out) and CLUTTER_FACTOR * count per kind of clutter.KINDS."""
     rng = np.random.default_rng(TRAIN_SEED)
-    digits = np.round(x_train[..., 0] * 255).astype(np.uint8)
+    digits = eight_bit(x_train)
     inputs = {kind: prepared_negatives(kind, count, rng, digits) for kind in negatives.KINDS}
     inputs = {kind: images[~blank] for kind, (images, _, blank) in inputs.items()}
     inputs["clutter"] = clutter.clutter(CLUTTER_FACTOR * count * len(clutter.KINDS), rng, digits)
@@ -129,7 +150,7 @@ def main():
     arrays = dict(zip(("means", "precision"), fit_classes(train_outputs[0], y_train)))
     positives, _, blank = prepared_arrays(x_train[::POSITIVE_STRIDE])
     digits = head_inputs(*outputs(model, positives[~blank]), arrays)
-    others = training_negatives(model, arrays, x_train, count)
+    others = training_negatives(model, arrays, x_train, TRAIN_FACTOR * count)
     arrays.update(fit_head(digits, np.concatenate(list(others.values())), np.random.default_rng(TRAIN_SEED)))
     sets = measured_sets(x_val, x_test, fashion, count)
     model_outputs = {name: outputs(model, inputs) for name, (inputs, _, _) in sets.items()}
