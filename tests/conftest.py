@@ -38,6 +38,56 @@ TINY_PARAMS = {
 }
 
 
+def pytest_addoption(parser, pluginmanager):
+    """Where pytest-xdist is not installed or is turned off (`-p no:xdist`), pyproject.toml's
+    `--numprocesses=2 --dist=loadgroup` are accepted and do nothing: the suite runs in one process, as with `-n 0`."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "without pytest-xdist")
+        for name, default in (("--numprocesses", None), ("--dist", "no")):
+            group.addoption(name, default=default, help="ignored: pytest-xdist is not installed or is turned off")
+
+
+# --- pytest-xdist (pyproject.toml: --numprocesses=2 --dist=loadgroup) --------------------------------------------
+# Session fixtures are made once per worker process. The tests that read one of the two expensive chains below carry
+# an xdist_group mark naming it, and loadgroup runs the tests of a group on one worker, so each chain is built once
+# in the whole run. It hands out the groups with the most tests first: the two chains start at once, one on each
+# worker, and the other groups and the ungrouped tests go, a few at a time, to whichever worker is nearly done.
+#   "real_mnist": real_mnist_run -> real_mnist_model_file -> real_mnist_export, and model_file -> model
+#                 (test_real_mnist, test_serve, test_demo_browser, test_not_a_digit_predict and the model's tests in
+#                 test_predict, test_predict_cli and test_corruptions);
+#   "tiny_run":   tiny_run -> ensemble_interrupted -> ensemble_run, and reproduced_copy (test_pipeline, test_report,
+#                 test_interrupted_repro, test_reliability, test_remote, test_notebook, test_not_a_digit_*
+#                 and the whole-run tests of test_calibrate_stage, test_export and test_robustness_stage).
+# No test reads both chains. A new test that reads one of them needs its group's mark; one that read both would go
+# in one group and build the other chain there too. Modules whose tests share an expensive module-scoped fixture
+# have a group of their own (test_experiments: its queued sweep). Tests that open ports take them from ports.py.
+REAL_MNIST_GROUP = pytest.mark.xdist_group("real_mnist")
+TINY_RUN_GROUP = pytest.mark.xdist_group("tiny_run")
+CHAIN_GROUPS = {
+    "real_mnist": {"real_mnist_run", "real_mnist_model_file", "real_mnist_export", "model_file", "model"},
+    "tiny_run": {"tiny_run", "ensemble_interrupted", "ensemble_run", "reproduced_copy"},
+}
+GROUP_PROBLEM = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks the tests that read a fixture chain of CHAIN_GROUPS without being in exactly one xdist_group, that of
+    the chain (under xdist such a test could build its chain a second time, on the other worker): they fail at
+    setup, before any fixture is made, naming the mark they need."""
+    for item in items:
+        groups = {str(m.args[0] if m.args else m.kwargs.get("name")) for m in item.iter_markers("xdist_group")}
+        chains = {group for group, fixtures in CHAIN_GROUPS.items() if fixtures & set(item.fixturenames)}
+        if chains and not (len(groups) == 1 and groups <= chains):
+            item.stash[GROUP_PROBLEM] = (f"reads the {' and '.join(sorted(chains))} fixture chain but its xdist_group "
+                                         f"marks are {sorted(groups)}: mark it with one of "
+                                         f"{', '.join(f'xdist_group({g!r})' for g in sorted(chains))} (conftest.py)")
+
+
+def pytest_runtest_setup(item):
+    if GROUP_PROBLEM in item.stash:
+        pytest.fail(item.stash[GROUP_PROBLEM], pytrace=False)
+
+
 def update_params(path, changes):
     """Merges nested `changes` into the YAML params file at `path`."""
     params = yaml.safe_load(Path(path).read_text())

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from PIL import Image, ImageDraw
 
-from conftest import ROOT
+from conftest import ROOT, TINY_RUN_GROUP
 from mnist_pipeline.calibration import (CALIBRATION_FILE, RELIABILITY_COLUMNS, RELIABILITY_PLOT, apply_temperature,
                                         fit_temperature, read_calibration)
 from mnist_pipeline.paths import EVALUATE_METRICS, FIGURES_DIR, MODEL_FILE, REPORT_FILE
@@ -179,6 +179,7 @@ def test_the_report_has_a_calibration_section():
 
 
 @pytest.mark.slow
+@TINY_RUN_GROUP
 def test_a_whole_run_calibrates_evaluates_draws_and_reports(tiny_run):
     """The tiny pipeline's `dvc repro` (conftest's session run): the temperature fitted for its model, the test ECE
     before and after it, the reliability data and figure, and the report's section."""

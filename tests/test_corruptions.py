@@ -9,7 +9,7 @@ need that model, made once per session by a whole pipeline run on the real files
 import numpy as np
 import pytest
 
-from conftest import REAL_MNIST
+from conftest import REAL_MNIST, REAL_MNIST_GROUP
 from mnist_pipeline.robustness.results import summary
 from mnist_pipeline.robustness.suite import CORRUPTIONS, IN_KIND, corrupt, in_training, seeded_subset
 from mnist_pipeline.schema import Augment
@@ -57,6 +57,7 @@ def predicted(model, images):
 
 
 @pytest.mark.slow
+@REAL_MNIST_GROUP
 def test_corrupted_digits_keep_their_labels(model, clean):
     images, labels = clean
     assert np.mean(predicted(model, images) == labels) >= 0.97
@@ -76,6 +77,7 @@ def top_hat(images, size=7):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MIN_TOP_HAT_ACCURACY)
+@REAL_MNIST_GROUP
 def test_faded_digits_are_still_there(name, model, clean):
     images, labels = clean
     accuracy = np.mean(predicted(model, top_hat(corrupt(name, images, seed=0))) == labels)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REAL_MNIST
+from conftest import REAL_MNIST, REAL_MNIST_GROUP
 from mnist_pipeline import negatives
 from mnist_pipeline.serve.client import start_server, stop_server
 
@@ -24,6 +24,7 @@ ANSWER_TIMEOUT_S = 60  # the machine may be busy
 
 pytestmark = [
     pytest.mark.slow,
+    REAL_MNIST_GROUP,
     pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
                        reason="needs headless Chromium: apt-get install chromium chromium-driver (Debian packages)"),
 ]

@@ -18,7 +18,7 @@ import yaml
 
 from conftest import dvc, make_pipeline_copy, run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("experiments")]  # its `sweep` is made on one xdist worker
 
 RATES = {"lr-low": 0.001, "lr-high": 0.01}
 EPOCHS = 3

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, dvc, run
+from conftest import ROOT, TINY_RUN_GROUP, dvc, run
 from mnist_pipeline.calibration import file_sha256
 from mnist_pipeline.files import InputError
 from mnist_pipeline.predict import runtime
@@ -177,6 +177,7 @@ def test_predict_py_answers_alike_from_the_export_and_the_keras_file(tiny, tmp_p
 
 
 @pytest.mark.slow
+@TINY_RUN_GROUP
 def test_dvc_repro_exports_the_trained_model(tiny_run, reproduced_copy):
     """The export stage in the session's `dvc repro` of the tiny pipeline (conftest `tiny_run`), read in a copy."""
     assert "Running stage 'export'" in tiny_run[2].stdout

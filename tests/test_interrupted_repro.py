@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import copy_run, dvc, update_params
+from conftest import TINY_RUN_GROUP, copy_run, dvc, update_params
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, TINY_RUN_GROUP]
 
 HOOK = Path(__file__).parent / "pause_hook"
 # stage: (a change that makes it rerun: params, or the path of its script to append a comment to; the staging path

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run
+from conftest import ROOT, TINY_RUN_GROUP, run
+
+pytestmark = TINY_RUN_GROUP  # conftest: the tests of the tiny run chain run on one xdist worker
 
 
 @pytest.mark.slow

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import REAL_MNIST, ROOT, run
+from conftest import REAL_MNIST, REAL_MNIST_GROUP, ROOT, run
 from mnist_pipeline import negatives
 from mnist_pipeline.calibration import file_sha256
 from mnist_pipeline.not_a_digit import fit_classes, outputs, save_detector, scores, threshold
 from mnist_pipeline.predict import styles
+
+pytestmark = REAL_MNIST_GROUP  # conftest: the tests of the model chains run on one xdist worker
 
 
 def fit_detector_beside(model_path, heads):

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import ROOT, dvc, run
+from conftest import ROOT, TINY_RUN_GROUP, dvc, run
 from mnist_pipeline.not_a_digit import METHODS, load_detector
 from mnist_pipeline.negatives import KINDS
 from stages.not_a_digit import METHOD
 
 
 @pytest.mark.slow
+@TINY_RUN_GROUP
 def test_not_a_digit_stage_fits_on_train_and_validation_and_measures_every_set(reproduced_copy):
     repo, env = reproduced_copy
     metrics = json.loads((repo / "metrics/not_a_digit.json").read_text())
@@ -34,6 +35,7 @@ def test_not_a_digit_stage_fits_on_train_and_validation_and_measures_every_set(r
 
 
 @pytest.mark.slow
+@TINY_RUN_GROUP
 def test_predict_py_scores_pictures_with_the_fitted_head(reproduced_copy, tmp_path):
     """predict.py, with the pipeline's own export and the head the stage fitted beside the model, gives each picture
     the head's score against its threshold, from the LiteRT export's features and activations."""

@@ -8,9 +8,9 @@ import nbformat
 import pytest
 from ipykernel.kernelspec import write_kernel_spec
 
-from conftest import ROOT
+from conftest import ROOT, TINY_RUN_GROUP
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, TINY_RUN_GROUP]
 
 NOTEBOOK = ROOT / "notebooks" / "mnist_walkthrough.ipynb"
 

@@ -7,11 +7,11 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import copy_run, dvc, run, update_params
+from conftest import TINY_RUN_GROUP, copy_run, dvc, run, update_params
 from mnist_pipeline.history import read_history
 from mnist_pipeline.precision import resolve_precision
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, TINY_RUN_GROUP]
 
 STAGES = ["download", "preprocess", "train", "evaluate", "visualize", "report"]  # the main line, among the others
 FIGURES = ["accuracy.png", "loss.png", "confusion_matrix.png", "sample_predictions.png", "mistakes.png",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PREDICT_SAMPLE_SIZE, REAL_MNIST, encoded
+from conftest import PREDICT_SAMPLE_SIZE, REAL_MNIST, REAL_MNIST_GROUP, encoded
 from mnist_pipeline.predict import cli, drawing, styles
 from mnist_pipeline.predict.decode import load_image
 from mnist_pipeline.predict.prepare import prepare_image
@@ -92,6 +92,7 @@ def test_ruled_paper_lines_are_not_ink(digits):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("style", styles.STYLES, ids=[s.name for s in styles.STYLES])
+@REAL_MNIST_GROUP
 def test_style_is_classified(style, digits, model, tmp_path):
     """100 real MNIST digits drawn in each style and saved in its file format are recognised."""
     images, labels = digits

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REAL_MNIST, ROOT, encoded, run, write_png_header
+from conftest import REAL_MNIST, REAL_MNIST_GROUP, ROOT, encoded, run, write_png_header
 from mnist_pipeline.predict import cli, decode, drawing, styles
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.prepare import prepare_image
@@ -128,6 +128,7 @@ def drawings(digits, tmp_path_factory):
 
 
 @pytest.mark.slow
+@REAL_MNIST_GROUP
 def test_cli_json_folder_errors_and_previews(drawings, model_file, tmp_path):
     """Folder input, bad files among good ones, JSON output and --save-preprocessed in one run."""
     folder, paths, labels = drawings
@@ -151,6 +152,7 @@ def test_cli_json_folder_errors_and_previews(drawings, model_file, tmp_path):
 
 
 @pytest.mark.slow
+@REAL_MNIST_GROUP
 def test_cli_table_and_csv(drawings, model_file, capsys, monkeypatch):
     """The table and CSV outputs, from predict.py's main in this process (main_in_process: two Python and
     TensorFlow starts less; the tests around it run predict.py itself)."""
@@ -205,6 +207,7 @@ def main_in_process(capsys, *args):
 
 
 @pytest.mark.slow
+@REAL_MNIST_GROUP
 def test_cli_averages_over_the_test_time_shifts_of_params(drawings, model_file, model, capsys, monkeypatch):
     """By default predict.py predicts like the evaluate stage: averaged over evaluate.test_time_shift_px (its main,
     in this process; test_cli_json_folder_errors_and_previews and test_cli_model_errors run predict.py itself)."""

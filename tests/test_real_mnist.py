@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from conftest import REAL_MNIST
+from conftest import REAL_MNIST, REAL_MNIST_GROUP
 from test_pipeline import FIGURES
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, REAL_MNIST_GROUP,
               pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"real MNIST files not found in {REAL_MNIST}")]
 
 

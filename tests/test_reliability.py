@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import dvc, update_params
+from conftest import TINY_RUN_GROUP, dvc, update_params
 from mnist_pipeline.history import read_history
 from mnist_pipeline.idx import encode_idx
 
@@ -50,6 +50,7 @@ def start_train_and_kill(repo, env, sig):
     return process.returncode, stderr
 
 
+@TINY_RUN_GROUP
 def test_killed_training_keeps_outputs_and_resumes_to_the_same_result(reproduced_copy):
     repo, env = reproduced_copy
     update_params(repo / "params.yaml", {"train": {"epochs": 6}})
@@ -78,6 +79,7 @@ def test_killed_training_keeps_outputs_and_resumes_to_the_same_result(reproduced
     assert digests(repo, *TRAIN_LOG) == resumed_logs
 
 
+@TINY_RUN_GROUP
 def test_forced_rerun_gives_identical_results(reproduced_copy):
     repo, env = reproduced_copy
 
@@ -92,6 +94,7 @@ def test_forced_rerun_gives_identical_results(reproduced_copy):
     assert results() == first
 
 
+@TINY_RUN_GROUP
 def test_unwritable_output_directory(reproduced_copy):
     repo, env = reproduced_copy
     (repo / "metrics").chmod(0o500)

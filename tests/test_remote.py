@@ -3,10 +3,10 @@ import re
 
 import pytest
 
-from conftest import dvc, run
+from conftest import TINY_RUN_GROUP, dvc, run
 from test_experiments import commit_all
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, TINY_RUN_GROUP]
 
 
 def test_clone_pulls_the_outputs_and_reruns_nothing(reproduced_copy, tmp_path):

@@ -14,14 +14,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import copy_run, dvc, run, update_params
+from conftest import TINY_RUN_GROUP, copy_run, dvc, run, update_params
 from test_pipeline import stages_run
 
 from mnist_pipeline.history import metric_file, read_history
 from mnist_pipeline.paths import (DATASET_METRICS, EVALUATE_METRICS, EVALUATE_SPEED, MODEL_CARD_FILE, PREDICTIONS_PLOT,
                                   REPORT_FILE, TRAIN_METRICS, TRAIN_SPEED)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, TINY_RUN_GROUP]
 
 # How far a number the report prints with 4 decimals (a percentage with 2) may be from the one it was rounded from:
 # half its last digit, plus float error (0.39375 is printed 39.38%, read back as 0.39380000000000004).

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REAL_MNIST, ROOT, TINY_PARAMS, dvc, run, update_params
+from conftest import REAL_MNIST, ROOT, TINY_PARAMS, TINY_RUN_GROUP, dvc, run, update_params
 from mnist_pipeline.data import save_split
 from mnist_pipeline.predict.styles import STYLES
 from mnist_pipeline.robustness import ROBUSTNESS_FIGURE, ROBUSTNESS_METRICS
@@ -24,6 +24,7 @@ from test_pipeline import stages_run
 
 
 @pytest.mark.slow
+@TINY_RUN_GROUP
 def test_stage_writes_metrics_figure_and_report_section(tiny_run, reproduced_copy):
     repo, _, result = tiny_run
     assert stages_run(result).index("robustness") < stages_run(result).index("report")

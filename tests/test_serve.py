@@ -20,11 +20,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REAL_MNIST, ROOT, run
+from conftest import REAL_MNIST, REAL_MNIST_GROUP, ROOT, run
 from test_export import export
 from test_not_a_digit_predict import fit_detector_beside, not_digit_pictures
 from mnist_pipeline.predict.output import NOT_A_DIGIT_FIELDS
 from mnist_pipeline.serve.client import multipart, post_images, request, start_server, stop_server
+
+pytestmark = REAL_MNIST_GROUP  # conftest: the tests of the model chains run on one xdist worker
 
 LIMITS = {"--max-request-bytes": 1_000_000, "--max-files": 3, "--max-pixels": 4_000_000}
 
