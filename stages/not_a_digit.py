@@ -8,14 +8,14 @@ the features, the convolution blocks' activations and the input's pixel statisti
 every POSITIVE_STRIDE-th train digit against generated non-digits, both passed through predict's preparation as
 predict.py sees them (raw arrays against prepared pictures would teach the head to spot the preparation): the kinds
 of negatives.KINDS rendered from train digits with TRAIN_SEED (TRAIN_FACTOR times as many as are measured, other
-pictures than the measured ones) and clutter.clutter (CLUTTER_FACTOR per rendered picture). For each score of mnist_pipeline.not_a_digit the threshold
-rejects `confidence.reject_rate` of the validation digits (the test split is never used to fit; Fashion-MNIST never
-to fit either). Any input is also rejected when predict's preparation finds two or more digit-sized pieces side by
-side (predict/pieces.py) or no ink. Writes the detector with METHOD beside the model (models/not_a_digit.json,
-models/not_a_digit.npz), the share rejected of each set (MNIST validation and test, Fashion-MNIST, each kind of
-negatives.KINDS rendered with SEED; all prepared so) per score to metrics/not_a_digit.json, with `kind_left_out`:
-each kind's share rejected by a head fitted without that kind's training pictures, and examples of each set with its
-rate to plots/not_a_digit/examples.png.
+pictures than the measured ones) and clutter.clutter (CLUTTER_FACTOR per rendered picture). For each score of
+mnist_pipeline.not_a_digit the threshold rejects `confidence.reject_rate` of the validation digits (the test split
+is never used to fit; Fashion-MNIST never to fit either). Any input is also rejected when predict's preparation
+finds two or more digit-sized pieces side by side (predict/pieces.py) or no ink. Writes the detector with METHOD
+beside the model (models/not_a_digit.json, models/not_a_digit.npz), the share rejected of each set (MNIST validation
+and test, Fashion-MNIST, each kind of negatives.KINDS rendered with SEED; all prepared so) per score to
+metrics/not_a_digit.json, with `kind_left_out`: each kind's share rejected by a head fitted without that kind's
+training pictures, and examples of each set with its rate to plots/not_a_digit/examples.png.
 """
 import functools
 import multiprocessing
