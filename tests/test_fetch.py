@@ -111,13 +111,14 @@ def test_not_found_moves_to_next_mirror_without_retry(tmp_path, mirror):
     assert list(tmp_path.iterdir()) == [tmp_path / "second"]  # no temporary files left behind
 
 
+# Named ids: the gzip replies hold a timestamp, and pytest-xdist's workers must collect the same test names.
 @pytest.mark.parametrize("reply, problem", [
     (gzip.compress(b"other content"), "checksum mismatch"),
     (GOOD[:-20], "corrupt or truncated gzip data"),
     (("short", GOOD[:100]), "connection closed after 100 of 200 bytes"),
     ("reset", "RemoteDisconnected"),
     ("hang", "timed out"),
-])
+], ids=["other-content", "truncated", "short", "reset", "hang"])
 def test_bad_bytes_never_reach_the_destination(tmp_path, mirror, reply, problem):
     url, handler = mirror
     handler.replies = [reply]
