@@ -3,9 +3,9 @@
 Reads batches of images (B, 28, 28, 1) in [0, 1] and the `train.augment` params (schema.Augment); returns
 augmented batches of the same shape. Every random draw comes from the stateless seed given, so a batch's
 augmentation depends only on that seed. The picture changes imitate what real pictures do to a digit:
-strokes thicker or thinner (pen width), blur (focus, resolution), a part hidden (occlusion), grey paper and
-faded ink (contrast), sensor noise; each is applied to PICTURE_SHARE of the images, at a random strength up
-to its param.
+strokes thicker or thinner (pen width), a line of ink across the digit (ruled or squared paper, a form's box,
+a strike-through), blur (focus, resolution), a part hidden (occlusion), grey paper and faded ink (contrast),
+sensor noise; each is applied to PICTURE_SHARE of the images, at a random strength up to its param.
 """
 import math
 
@@ -13,7 +13,10 @@ from mnist_pipeline.tf_runtime import keras, tf
 
 PICTURE_SHARE = 0.5        # share of the images each picture change is applied to
 BLUR_SIGMA = 1.0           # px: the Gaussian that `blur` blends toward
-PICTURE_FIELDS = ("stroke", "blur", "erase_px", "contrast", "noise")
+LINE_OFFSET_PX = 9         # a line passes at most this far from the image's centre
+LINE_WIDTH_PX = (1.0, 2.5)  # its width is drawn from this range
+DASH_PERIOD_PX = (3.0, 6.0)  # half the lines are dashed (on half of each period), the period drawn from this range
+PICTURE_FIELDS = ("stroke", "lines", "blur", "erase_px", "contrast", "noise")
 
 
 def random_affine(images, seed, augment):
@@ -63,6 +66,36 @@ def blurred(x, sigma=BLUR_SIGMA, radius=2):
     return tf.reduce_sum(weights * shifted(rows, radius, 2), axis=0)
 
 
+def uniform(u, bounds):
+    """`u` in [0, 1) mapped onto the range `bounds` (low, high)."""
+    return bounds[0] + u * (bounds[1] - bounds[0])
+
+
+def random_lines(images, seed, strength):
+    """Each image with a straight line of ink across it: a random angle, passing within LINE_OFFSET_PX of the
+    centre, anti-aliased, solid or (for half) dashed; its ink is `strength` (B,) of full ink, 0 for no line."""
+    n = tf.shape(images)[0]
+    height, width = images.shape[1], images.shape[2]
+    u = tf.random.stateless_uniform((n, 5), seed=seed)
+    angle = per_image(u[:, 0] * math.pi)
+    offset = per_image((2 * u[:, 1] - 1) * LINE_OFFSET_PX)
+    half_width = per_image(uniform(u[:, 2], LINE_WIDTH_PX) / 2)
+    period = per_image(uniform(u[:, 3], DASH_PERIOD_PX))
+    dashed = per_image(tf.cast(u[:, 4] < 0.5, tf.float32))
+    y = tf.range(height, dtype=tf.float32)[None, :, None, None] - (height - 1) / 2
+    x = tf.range(width, dtype=tf.float32)[None, None, :, None] - (width - 1) / 2
+    across = tf.abs(x * tf.cos(angle) + y * tf.sin(angle) - offset)
+    along = y * tf.cos(angle) - x * tf.sin(angle)
+    ink = tf.clip_by_value(half_width + 0.5 - across, 0.0, 1.0)
+    gaps = dashed * tf.cast(tf.math.floormod(along, period) >= period / 2, tf.float32)
+    return tf.maximum(images, per_image(strength) * ink * (1 - gaps))
+
+
+def per_image(values):
+    """(B,) values shaped (B, 1, 1, 1) to scale a batch of images."""
+    return tf.reshape(values, (-1, 1, 1, 1))
+
+
 def random_picture(images, seed, augment):
     """Each image changed like a real picture: per change of PICTURE_FIELDS, PICTURE_SHARE of the images get it,
     at a strength drawn uniformly up to its `augment` value (see schema.Augment for each field's meaning)."""
@@ -72,13 +105,15 @@ def random_picture(images, seed, augment):
     u = tf.random.stateless_uniform((n, 8), seed=draw_seed)
     on = tf.cast(tf.random.stateless_uniform((n, 5), seed=on_seed) < PICTURE_SHARE, tf.float32)
 
-    def per_image(values):
-        return tf.reshape(values, (-1, 1, 1, 1))
-
     x = images
     if augment.stroke:  # grey dilation (thicker) or erosion (thinner), blended in by up to `stroke`
         t = per_image(on[:, 0] * (2 * u[:, 0] - 1) * augment.stroke)
         x = x + tf.nn.relu(t) * (dilated(x) - x) + tf.nn.relu(-t) * (-dilated(-x) - x)
+    if augment.lines:  # its own draws, so that the other changes draw as they did before lines existed
+        line_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+        line_draws = tf.random.stateless_uniform((n, 2), seed=tf.random.experimental.stateless_fold_in(seed, 2))
+        strength = tf.cast(line_draws[:, 0] < PICTURE_SHARE, tf.float32) * line_draws[:, 1] * augment.lines
+        x = random_lines(x, line_seed, strength)
     if augment.blur:
         x = x + per_image(on[:, 1] * u[:, 1] * augment.blur) * (blurred(x) - x)
     if augment.erase_px:  # a square of side up to erase_px at a random place set to the background

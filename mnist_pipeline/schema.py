@@ -86,6 +86,7 @@ class Augment(Section):
     shift_px: number(0, 8)
     # Picture changes (mnist_pipeline.augment.random_picture); 0 turns one off.
     stroke: number(0, 1) = 0      # blend toward a 1 px thicker or thinner stroke
+    lines: number(0, 1) = 0       # a line of ink across the digit (solid or dashed), its ink up to this
     blur: number(0, 1) = 0        # blend toward a Gaussian blur
     erase_px: number(0, 28) = 0   # side of a square hidden
     contrast: number(0, 0.45) = 0  # paper lifted and ink faded by up to this

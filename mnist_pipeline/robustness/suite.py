@@ -21,8 +21,8 @@ CORRUPTIONS = {function.__name__: function for function in (
 # the `train.augment` field doing it. Those of the parts a model was trained with stay in the suite but out of
 # its headline mean, which measures what training never showed the model.
 IN_KIND = {"rotation_deg": ("rotate",), "zoom": ("scale",), "shift_px": ("translate",), "stroke": (),
-           "blur": ("glass_blur", "motion_blur"), "erase_px": (), "contrast": ("brightness", "fog"),
-           "noise": ("shot_noise", "impulse_noise")}
+           "lines": ("dotted_line", "zigzag"), "blur": ("glass_blur", "motion_blur"), "erase_px": (),
+           "contrast": ("brightness", "fog"), "noise": ("shot_noise", "impulse_noise")}
 
 
 def in_training(augment):
