@@ -48,8 +48,8 @@ def test_neighbourhood_filters_match_scipy():
                                ndi.gaussian_filter(flat, sigma=(0, 1, 1), truncate=2, mode="constant"), atol=1e-5)
 
 
-@pytest.mark.parametrize("field, value", [("stroke", 1), ("blur", 1), ("erase_px", 8), ("contrast", 0.3),
-                                          ("noise", 0.15)])
+@pytest.mark.parametrize("field, value", [("stroke", 1), ("lines", 1), ("blur", 1), ("erase_px", 8),
+                                          ("contrast", 0.3), ("noise", 0.15)])
 def test_each_change_reaches_about_half_the_images_repeatably(field, value):
     images = np.random.default_rng(2).uniform(0.1, 0.9, (400, 28, 28, 1)).astype(np.float32)  # any change shows
     recipe = NONE.model_copy(update={field: value})
@@ -86,3 +86,30 @@ def test_stroke_makes_ink_thicker_or_thinner():
     out = augment.augmented(images, SEED, NONE.model_copy(update={"stroke": 1})).numpy()
     ink_before, ink_after = images.sum(axis=(1, 2, 3)), out.sum(axis=(1, 2, 3))
     assert np.any(ink_after > ink_before * 1.2) and np.any(ink_after < ink_before * 0.8)
+
+
+def test_lines_cross_the_image_straight_near_its_centre_solid_or_dashed():
+    blank = np.zeros((300, 28, 28, 1), np.float32)
+    out = augment.augmented(blank, SEED, NONE.model_copy(update={"lines": 1})).numpy()[..., 0]
+    dashed = 0
+    for image in out[changed(blank, out[..., None])]:
+        rows, cols = np.nonzero(image > image.max() / 2)  # the line's core; its ink is drawn up to `lines`
+        points = np.stack([rows, cols], axis=1) - 13.5
+        centre = points.mean(axis=0)
+        spread = np.linalg.svd(points - centre, compute_uv=False) / np.sqrt(len(points))
+        assert spread[1] < 1.0 < spread[0]  # one straight line, at most LINE_WIDTH_PX wide
+        direction = np.linalg.svd(points - centre)[2][0]
+        assert abs(np.cross(direction, -centre)) <= augment.LINE_OFFSET_PX + 1.5  # passes near the centre
+        along = np.sort((points - centre) @ direction)
+        dashed += np.diff(along).max() > 1.5
+    assert 0.25 < dashed / changed(blank, out[..., None]).sum() < 0.75
+
+
+def test_lines_leave_the_other_changes_drawing_as_before():
+    images = digits(200)
+    noisy = NONE.model_copy(update={"noise": 0.15, "stroke": 1})
+    without = augment.augmented(images, SEED, noisy).numpy()
+    with_lines = augment.augmented(images, SEED, noisy.model_copy(update={"lines": 1})).numpy()
+    no_line = ~changed(without, with_lines)
+    assert 0.3 < no_line.mean() < 0.7
+    np.testing.assert_array_equal(with_lines[no_line], without[no_line])

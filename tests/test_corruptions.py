@@ -94,8 +94,9 @@ def test_subset_is_seeded_sorted_and_capped():
 
 def test_in_training_names_the_corruptions_of_the_augmentation_in_use():
     assert in_training(Augment(rotation_deg=0, zoom=0, shift_px=0)) == {}
-    assert in_training(Augment(rotation_deg=8, zoom=0, shift_px=2, stroke=1, noise=0.1)) == {
+    assert in_training(Augment(rotation_deg=8, zoom=0, shift_px=2, stroke=1, lines=1, noise=0.1)) == {
         "rotate": "train.augment.rotation_deg", "translate": "train.augment.shift_px",
+        "dotted_line": "train.augment.lines", "zigzag": "train.augment.lines",
         "shot_noise": "train.augment.noise", "impulse_noise": "train.augment.noise"}
     assert {name for names in IN_KIND.values() for name in names} < set(CORRUPTIONS)
     assert set(IN_KIND) == set(Augment.model_fields)
