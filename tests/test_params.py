@@ -150,6 +150,8 @@ def test_preset_merges_on_typed_params(tmp_path):
     fast = merge_preset(params, ROOT / "presets" / "fast.yaml")
     assert (fast.train.epochs, fast.train.learning_rate, fast.model.conv_blocks[0].filters) == (2, 0.01, 16)
     assert fast.train.optimizer == params.train.optimizer and params.train.epochs == 9  # the original unchanged
+    robust = merge_preset(params, ROOT / "presets" / "robust.yaml")
+    assert robust.train.augment == params.train.augment.model_copy(update={"lines": 1.0}) != params.train.augment
     preset = tmp_path / "preset.yaml"
     for text, message in [("visualize: {dpi: 60}", "section 'visualize' is not one of model, train, evaluate"),
                           ("train: {epochs: 0}", "train.epochs = 0 is invalid; expected an integer in [1, 1000]"),
