@@ -17,10 +17,7 @@ and test, Fashion-MNIST, each kind of negatives.KINDS rendered with SEED; all pr
 metrics/not_a_digit.json, with `kind_left_out`: each kind's share rejected by a head fitted without that kind's
 training pictures, and examples of each set with its rate to plots/not_a_digit/examples.png.
 """
-import functools
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -37,6 +34,7 @@ from mnist_pipeline.paths import MODEL_FILE, PREPARED_DIR
 from mnist_pipeline.predict.decode import ImageError
 from mnist_pipeline.predict.pieces import prepare_with_pieces
 from mnist_pipeline.stage import run_stage
+from mnist_pipeline.workers import parallel_map
 
 METHOD = "outlier_exposure"  # the score predict.py and the demo use: chosen by the measurements in docs/confidence.md
 MAX_PER_KIND = 300
@@ -45,12 +43,6 @@ TRAIN_SEED = 1021  # the training pictures and the head's starting weights
 TRAIN_FACTOR = 4  # training pictures rendered per kind, per measured picture (chosen: docs/confidence.md)
 CLUTTER_FACTOR = 4
 POSITIVE_STRIDE = 2
-
-
-@functools.cache
-def _workers():
-    """The processes that prepare pictures, one per core, started once (spawned: the stage has TensorFlow loaded)."""
-    return ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
 
 
 def _prepared_or_none(picture):
@@ -65,7 +57,7 @@ def prepared(pictures, count):
     through predict's preparation, as predict.py sees them, on every core; a picture without ink is blank (all zero)."""
     inputs = np.zeros((count, 28, 28), dtype=np.float32)
     pieces, blank = np.zeros(count, dtype=int), np.zeros(count, dtype=bool)
-    for i, result in enumerate(_workers().map(_prepared_or_none, pictures, chunksize=64)):
+    for i, result in enumerate(parallel_map(_prepared_or_none, pictures, chunksize=64)):
         if result is None:
             blank[i] = True
         else:

@@ -19,6 +19,7 @@ from mnist_pipeline.predict.decode import LUMA, ImageError
 
 MIN_CONTRAST = 0.06  # weakest ink (fraction of full scale) that counts as a stroke
 TWO_TONE = 0.8       # Otsu's between-class share of the variance above which a picture is two flat tones
+NARROW = (8, 0.5)    # in a picture at most 8 px wide or high, anti-aliased edges are much of it: 50% is enough
 
 
 def ink_map(pixels):
@@ -88,7 +89,8 @@ def tight_crop(luma):
     """(dark, ink tone) for a digit cropped close to its ink, None for any other picture.
 
     Such a picture (a scan, a binarised or digital drawing) is two flat tones, paper and ink (Otsu's
-    two classes hold at least TWO_TONE of the variance), and both reach the border. The ink is so
+    two classes hold at least TWO_TONE of the variance, NARROW's share in a picture a few pixels wide,
+    such as a bold 1, where the anti-aliased edges are most pixels), and both reach the border. The ink is so
     large a part of it that no neighbourhood is mostly paper, so polarity's background estimate
     fails. The paper is the tone of the four corners when they agree (a narrow digit, a bold 1
     a few pixels wide, covers most of the border, but its round ends leave the corners paper), else
@@ -100,7 +102,8 @@ def tight_crop(luma):
     share = light.mean()
     between = share * (1 - share) * (luma[light].mean() - luma[~light].mean()) ** 2
     border = np.concatenate([light[0], light[-1], light[:, 0], light[:, -1]])
-    if between < TWO_TONE * luma.var() or border.all() or not border.any():
+    two_tone = NARROW[1] if min(luma.shape) <= NARROW[0] else TWO_TONE
+    if between < two_tone * luma.var() or border.all() or not border.any():
         return None
     corners = light[[0, 0, -1, -1], [0, -1, 0, -1]]
     dark = bool(corners[0]) if corners.all() or not corners.any() else bool(border.mean() > 0.5)

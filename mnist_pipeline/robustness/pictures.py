@@ -9,8 +9,6 @@ Reads and writes no files. The styles run in parallel processes, one per core: d
 large and preparing it takes 0.1-0.5 s.
 """
 import io
-import multiprocessing
-import os
 
 import numpy as np
 from PIL import Image
@@ -19,6 +17,7 @@ from mnist_pipeline.predict.decode import ImageError
 from mnist_pipeline.predict.prepare import prepare_image
 from mnist_pipeline.predict.styles import STYLES
 from mnist_pipeline.robustness.suite import stream
+from mnist_pipeline.workers import parallel_map
 
 
 def read_back(style, digit, rng):
@@ -47,8 +46,5 @@ def style_inputs(job):
 
 def picture_inputs(digits, seed):
     """{style name: (model inputs float32 (n, 28, 28), readable (n,) bool)} for every style (see the docstring)."""
-    jobs = [(index, digits, seed) for index in range(len(STYLES))]
-    # fresh (spawned) processes: the parent may hold TensorFlow, which must not be forked
-    with multiprocessing.get_context("spawn").Pool(min(len(jobs), os.cpu_count() or 1)) as pool:
-        results = pool.map(style_inputs, jobs, chunksize=1)
+    results = parallel_map(style_inputs, [(index, digits, seed) for index in range(len(STYLES))])
     return {style.name: result for style, result in zip(STYLES, results)}
