@@ -15,7 +15,8 @@ finds two or more digit-sized pieces side by side (predict/pieces.py) or no ink.
 beside the model (models/not_a_digit.json, models/not_a_digit.npz), the share rejected of each set (MNIST validation
 and test, Fashion-MNIST, each kind of negatives.KINDS rendered with SEED; all prepared so) per score to
 metrics/not_a_digit.json, with `kind_left_out`: each kind's share rejected by a head fitted without that kind's
-training pictures, and examples of each set with its rate to plots/not_a_digit/examples.png.
+training pictures, and `at_other_reject_rates`: each set's share rejected at thresholds set at OTHER_REJECT_RATES of
+the validation digits, and examples of each set with its rate to plots/not_a_digit/examples.png.
 """
 import sys
 
@@ -43,6 +44,7 @@ TRAIN_SEED = 1021  # the training pictures and the head's starting weights
 TRAIN_FACTOR = 4  # training pictures rendered per kind, per measured picture (chosen: docs/confidence.md)
 CLUTTER_FACTOR = 4
 POSITIVE_STRIDE = 2
+OTHER_REJECT_RATES = (0.0025, 0.005, 0.01)  # the chosen head also measured at these shares of validation digits
 
 
 def _prepared_or_none(picture):
@@ -155,12 +157,15 @@ def main():
         if method == METHOD:
             chosen_level, chosen = level, rejected
     left_out = kind_left_out(digits, others, arrays, model_outputs, structural, reject_rate)
+    at_other_rates = {str(rate): {name: share(flags) for name, flags in
+                                  flagged(METHOD, arrays, model_outputs, structural, rate)[1].items()}
+                      for rate in OTHER_REJECT_RATES}
 
     save_detector(MODEL_FILE.parent, METHOD, chosen_level, reject_rate, arrays, file_sha256(MODEL_FILE))
     write_json(NOT_A_DIGIT_METRICS, {"method": METHOD, "threshold": round(chosen_level, 4),
                                      "reject_rate": reject_rate, "pictures_per_kind": count,
                                      "rejected": by_method[METHOD], "kind_left_out": left_out,
-                                     "by_method": by_method})
+                                     "at_other_reject_rates": at_other_rates, "by_method": by_method})
     from mnist_pipeline.not_a_digit_figure import examples_figure
     rows = [(name, inputs, chosen[name], by_method[METHOD][name]) for name, (inputs, _, _) in sets.items()
             if name != "mnist_validation"]

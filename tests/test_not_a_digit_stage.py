@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from conftest import ROOT, TINY_RUN_GROUP, dvc, run
 from mnist_pipeline.not_a_digit import METHODS, load_detector
 from mnist_pipeline.negatives import KINDS
-from stages.not_a_digit import METHOD
+from stages.not_a_digit import METHOD, OTHER_REJECT_RATES
 
 
 @pytest.mark.slow
@@ -27,6 +27,9 @@ def test_not_a_digit_stage_fits_on_train_and_validation_and_measures_every_set(r
     # 120 validation images of the tiny data: the threshold at reject_rate 0.0035 rejects at most one of them
     assert metrics["by_method"][metrics["method"]]["mnist_validation"] <= 1 / 120 + 1e-9
     assert metrics["rejected"]["three_digits"] >= 0.5  # several pieces side by side: rejected without any fit
+    at_rates = [metrics["at_other_reject_rates"][str(rate)] for rate in OTHER_REJECT_RATES]
+    for name in sets:  # a threshold that rejects more validation digits rejects at least as much of every set
+        assert [rates[name] for rates in at_rates] == sorted(rates[name] for rates in at_rates)
     detector = load_detector(repo / "models/not_a_digit.json")
     assert detector["method"] == metrics["method"] and detector["threshold"] == pytest.approx(metrics["threshold"],
                                                                                              abs=1e-4)
