@@ -24,6 +24,8 @@ from mnist_pipeline.predict import styles
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.prepare import prepare_image
 
+from bench_predict import style_list  # this folder's sibling script: --styles is read the same way
+
 UNSURE_LEVELS = (0.5, 0.8, 0.9, 0.95)
 
 
@@ -36,7 +38,8 @@ def parse_args(argv=None):
     parser.add_argument("--count", type=int, default=100, help="digits per style")
     parser.add_argument("--seed", type=int, default=11, help="which test digits")
     parser.add_argument("--render-seed", type=int, default=5, help="each style's renderer")
-    parser.add_argument("--styles", default=",".join(style.name for style in styles.STYLES))
+    parser.add_argument("--styles", type=style_list, default=styles.STYLES, metavar="NAME,NAME",
+                        help="comma-separated style names (default: all)")
     return parser.parse_args(argv)
 
 
@@ -66,18 +69,17 @@ def style_pictures(folder, mnist, count, seed, render_seed, chosen):
     """{style name: (prepared (N, 28, 28), labels (N,))}: the digits drawn, saved, read and prepared; a picture
     the preparation refuses is left out (and named)."""
     images, labels = styles.sample_digits(mnist, count, seed)
-    known = {style.name: style for style in styles.STYLES}
     pictures = {}
-    for name in chosen:
+    for style in chosen:
         rng, prepared, kept = np.random.default_rng(render_seed), [], []
         for index, (image, label) in enumerate(zip(images, labels)):
-            path = styles.write_rendering(known[name], image, rng, Path(folder) / f"{name}_{index:04d}")
+            path = styles.write_rendering(style, image, rng, Path(folder) / f"{style.name}_{index:04d}")
             try:
                 prepared.append(prepare_image(load_image(path)))
                 kept.append(label)
             except ImageError as error:
                 print(f"left out: {error}", file=sys.stderr)
-        pictures[name] = (np.array(prepared), np.array(kept))
+        pictures[style.name] = (np.array(prepared), np.array(kept))
     return pictures
 
 
@@ -95,9 +97,6 @@ def style_row(name, probabilities, labels, calibration):
 
 def main(argv=None):
     args = parse_args(argv)
-    unknown = [name for name in args.styles.split(",") if name not in {style.name for style in styles.STYLES}]
-    if unknown:
-        sys.exit(f"--styles: unknown style {unknown[0]!r}")
     calibration = read_calibration(args.model.parent / "calibration.json", args.model)
     temperature, bins = calibration["temperature"], calibration["bins"]
     from mnist_pipeline.model import load_model
@@ -108,27 +107,23 @@ def main(argv=None):
 
     print(f"| split | images | accuracy | ECE before | ECE after | NLL before | NLL after |  (T = {temperature:.3f})")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    test = None
     for split in ("val", "test"):
         x, y = load_split(args.data_dir, split, num_classes=10)
         probabilities = predict(x)
         print(row(split, probabilities, y, temperature, bins))
-        test = (probabilities, y)
     print("\n| unsure below | answers marked unsure | right among them | right among the others | mistakes marked unsure |")
     print("| ---: | ---: | ---: | ---: | ---: |")
-    print("\n".join(unsure_rows(apply_temperature(test[0], temperature), test[1])))
+    print("\n".join(unsure_rows(apply_temperature(probabilities, temperature), y)))  # the test split's
 
     print("\n| style | accuracy | ECE before | ECE after | marked unsure | mistakes | mistakes marked unsure |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as folder:
-        pictures = style_pictures(folder, args.mnist, args.count, args.seed, args.render_seed, args.styles.split(","))
-    pooled = [[], []]
-    for name, (x, y) in pictures.items():
-        probabilities = predict(x)
+        pictures = style_pictures(folder, args.mnist, args.count, args.seed, args.render_seed, args.styles)
+    answers = {name: (predict(x), y) for name, (x, y) in pictures.items()}
+    for name, (probabilities, y) in answers.items():
         print(style_row(name, probabilities, y, calibration))
-        pooled[0].append(probabilities)
-        pooled[1].append(y)
-    probabilities, labels = np.concatenate(pooled[0]), np.concatenate(pooled[1])
+    probabilities = np.concatenate([p for p, _ in answers.values()])
+    labels = np.concatenate([y for _, y in answers.values()])
     print(style_row(f"pooled ({len(labels):,} pictures)", probabilities, labels, calibration))
     print(f"pooled NLL {negative_log_likelihood(probabilities, labels):.3f} -> "
           f"{negative_log_likelihood(probabilities, labels, temperature):.3f}")
