@@ -11,7 +11,8 @@ of negatives.KINDS rendered from train digits with TRAIN_SEED (TRAIN_FACTOR time
 pictures than the measured ones) and clutter.clutter (CLUTTER_FACTOR per rendered picture). For each score of
 mnist_pipeline.not_a_digit the threshold rejects `confidence.reject_rate` of the validation digits (the test split
 is never used to fit; Fashion-MNIST never to fit either). Any input is also rejected when predict's preparation
-finds two or more digit-sized pieces side by side (predict/pieces.py) or no ink. Writes the detector with METHOD
+finds two or more digit-sized pieces side by side or strokes too uneven for a pen (predict/pieces.py's InkChecks),
+or no ink. Writes the detector with METHOD
 beside the model (models/not_a_digit.json, models/not_a_digit.npz), the share rejected of each set (MNIST validation
 and test, Fashion-MNIST, each kind of negatives.KINDS rendered with SEED; all prepared so) per score to
 metrics/not_a_digit.json, with `kind_left_out`: each kind's share rejected by a head fitted without that kind's
@@ -33,7 +34,7 @@ from mnist_pipeline.not_a_digit_head import fit_head
 from mnist_pipeline.params import load_params
 from mnist_pipeline.paths import MODEL_FILE, PREPARED_DIR
 from mnist_pipeline.predict.decode import ImageError
-from mnist_pipeline.predict.pieces import prepare_with_pieces
+from mnist_pipeline.predict.pieces import prepare_with_checks
 from mnist_pipeline.stage import run_stage
 from mnist_pipeline.workers import parallel_map
 
@@ -49,22 +50,23 @@ OTHER_REJECT_RATES = (0.0025, 0.005, 0.01)  # the chosen head also measured at t
 
 def _prepared_or_none(picture):
     try:
-        return prepare_with_pieces(picture)
+        return prepare_with_checks(picture)
     except ImageError:
         return None
 
 
 def prepared(pictures, count):
-    """(inputs float32 (count, 28, 28), digit pieces (count,), blank (count,) bool) of `count` PIL pictures passed
-    through predict's preparation, as predict.py sees them, on every core; a picture without ink is blank (all zero)."""
+    """(inputs float32 (count, 28, 28), not one digit by the ink checks (count,) bool, blank (count,) bool) of
+    `count` PIL pictures passed through predict's preparation, as predict.py sees them, on every core; a picture
+    without ink is blank (all zero)."""
     inputs = np.zeros((count, 28, 28), dtype=np.float32)
-    pieces, blank = np.zeros(count, dtype=int), np.zeros(count, dtype=bool)
+    not_one, blank = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
     for i, result in enumerate(parallel_map(_prepared_or_none, pictures, chunksize=64)):
         if result is None:
             blank[i] = True
         else:
-            inputs[i], pieces[i] = result
-    return inputs, pieces, blank
+            inputs[i], not_one[i] = result[0], result[1].not_one_digit
+    return inputs, not_one, blank
 
 
 def prepared_negatives(kind, count, rng, digits=None):
@@ -84,7 +86,7 @@ def prepared_arrays(x):
 
 
 def measured_sets(x_val, x_test, fashion, count):
-    """{name: (inputs (N, 28, 28), digit pieces (N,), blank (N,))}: the MNIST splits, Fashion-MNIST and the rendered
+    """{name: (inputs (N, 28, 28), not one digit (N,), blank (N,))}: the MNIST splits, Fashion-MNIST and the rendered
     negatives, all through predict's preparation."""
     sets = {name: prepared_arrays(x) for name, x in (("mnist_validation", x_val), ("mnist_test", x_test),
                                                      ("fashion_mnist", fashion))}
@@ -148,9 +150,9 @@ def main():
     arrays.update(fit_head(digits, np.concatenate(list(others.values())), np.random.default_rng(TRAIN_SEED)))
     sets = measured_sets(x_val, x_test, fashion, count)
     model_outputs = {name: outputs(model, inputs) for name, (inputs, _, _) in sets.items()}
-    structural = {name: (pieces >= 2) | blank for name, (_, pieces, blank) in sets.items()}
+    structural = {name: not_one | blank for name, (_, not_one, blank) in sets.items()}
 
-    by_method = {"pieces_only": {name: share(flags) for name, flags in structural.items()}}
+    by_method = {"ink_checks_only": {name: share(flags) for name, flags in structural.items()}}
     for method in METHODS:
         level, rejected = flagged(method, arrays, model_outputs, structural, reject_rate)
         by_method[method] = {name: share(flags) for name, flags in rejected.items()}

@@ -12,7 +12,7 @@ stage, it averages the model's outputs for each image and for copies shifted by
 `evaluate.test_time_shift_px` of params.yaml (--shift-px overrides; 0 turns it off).
 Each picture also gets `not_a_digit` (probably not one digit: a letter, a drawing, several digits), its
 score and threshold, from not_a_digit.json beside the model file (the not_a_digit stage; without one, not
-checked) and the digit pieces found side by side (mnist_pipeline.predict.rejection).
+checked), the digit pieces found side by side and the stroke spread (mnist_pipeline.predict.rejection).
 Each unusable file gets one line `error: <file>: <problem>` on stderr while the others are still
 classified. --save-preprocessed DIR writes `<stem>_28x28.png` (what the model saw) and
 `<stem>_preview.png` (the original beside it) per image, never over an existing file; folder
@@ -33,7 +33,7 @@ from mnist_pipeline.not_a_digit import DetectorFileError
 from mnist_pipeline.params import PARAMS_FILE, ParamsError, load_params
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import FORMATTERS, is_preview_folder, preview_folder, results, save_preprocessed
-from mnist_pipeline.predict.pieces import prepare_with_pieces
+from mnist_pipeline.predict.pieces import prepare_with_checks
 from mnist_pipeline.predict.runtime import (EXPORTED_MODEL_FILE, load_classifier, model_format, predict_probabilities,
                                             source_model)
 from mnist_pipeline.stage import PipelineError
@@ -87,22 +87,22 @@ def images_under(folder):
         yield from (Path(top, name) for name in names if Path(name).suffix.lower() in IMAGE_SUFFIXES)
 
 
-def prepare_all(paths, report, save_dir=None, pieces=None):
+def prepare_all(paths, report, save_dir=None, checks=None):
     """(paths, inputs (N, 28, 28) float32) of the usable images; calls report(path, problem) for each
     file that cannot be used and, with save_dir, saves each input and its preview there. With a list
-    `pieces`, appends the digit-sized pieces side by side in each usable image (predict/pieces.py)."""
+    `checks`, appends each usable image's InkChecks (predict/pieces.py: pieces side by side, stroke spread)."""
     kept, inputs = [], []
     for path in paths:
         try:
             image = load_image(path)
-            digit, count = prepare_with_pieces(image)
+            digit, check = prepare_with_checks(image)
         except ImageError as err:
             report(path, err.problem)
             continue
         kept.append(path)
         inputs.append(digit)
-        if pieces is not None:
-            pieces.append(count)
+        if checks is not None:
+            checks.append(check)
         if save_dir is not None:
             save_preprocessed(save_dir, path.stem, image, digit)
     return kept, np.array(inputs, dtype=np.float32).reshape(-1, 28, 28)
@@ -162,13 +162,13 @@ def load_model(path):
         fail(err)
 
 
-def classify_inputs(classify, inputs, pieces, shift_px, temperature, detector):
+def classify_inputs(classify, inputs, checks, shift_px, temperature, detector):
     """((N, 10) probabilities at `temperature`, averaged over test-time shifts of `shift_px`; N not-a-digit verdicts
-    (rejection.verdicts: `detector`'s scores of the classifier's heads, and the digit `pieces`)) of (N, 28, 28)
+    (rejection.verdicts: `detector`'s scores of the classifier's heads, and the InkChecks `checks`)) of (N, 28, 28)
     inputs; predict.py's and the demo server's (serve/classify.py) arithmetic."""
     probabilities = apply_temperature(predict_probabilities(classify, inputs[..., np.newaxis], BATCH_SIZE, shift_px),
                                       temperature)
-    return probabilities, verdicts(detector, detector and classify.heads(inputs), pieces)
+    return probabilities, verdicts(detector, detector and classify.heads(inputs), checks)
 
 
 def fail(message):
@@ -188,15 +188,15 @@ def main(argv=None):
 
     check_model_file(args.model)
     calibration = load_calibration(args.model)
-    detector, pieces = load_not_a_digit_detector(args.model), []
+    detector, checks = load_not_a_digit_detector(args.model), []
     try:
         save_dir = None if args.save_preprocessed is None else preview_folder(args.save_preprocessed, args.paths)
         shift_px = default_shift_px() if args.shift_px is None else args.shift_px
-        paths, inputs = prepare_all(collect_images(args.paths, report), report, save_dir, pieces)
+        paths, inputs = prepare_all(collect_images(args.paths, report), report, save_dir, checks)
     except OutputError as err:
         fail(err)
     if paths:
-        probabilities, judged = classify_inputs(load_model(args.model), inputs, pieces, shift_px,
+        probabilities, judged = classify_inputs(load_model(args.model), inputs, checks, shift_px,
                                                 calibration.temperature, detector)
         rows = results(paths, probabilities, calibration)
         for row, verdict in zip(rows, judged):

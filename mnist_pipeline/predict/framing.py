@@ -1,10 +1,11 @@
 """Steps 6-7: frames the selected digit the way MNIST's digits were made.
 
-`frame_digit(ink, digit, strong_level)` reads the ink strength (H, W), the digit's boolean mask and
-the strong ink level and returns float32 (28, 28) in [0, 1], white ink on black: the crop is
-resampled to an 80 px longer side, binarised at half the local stroke contrast and its stroke width
-brought to MNIST's when far from it; then it is area-averaged to a 20 px longer side (MNIST's
-anti-aliasing) and pasted into 28x28 with its centre of mass on the centre pixel (14, 14).
+`digit_binary(ink, digit, strong_level)` reads the ink strength (H, W), the digit's boolean mask and
+the strong ink level and returns the digit's crop resampled to an 80 px longer side and binarised at
+half the local stroke contrast (its strokes as drawn); `frame_binary(binary)` brings its stroke width
+to MNIST's when far from it, area-averages it to a 20 px longer side (MNIST's anti-aliasing) and
+pastes it into 28x28 with its centre of mass on the centre pixel (14, 14): float32 (28, 28) in [0, 1],
+white ink on black.
 """
 import numpy as np
 from PIL import Image
@@ -24,9 +25,14 @@ MNIST_STROKE_RATIO = 0.126
 MNIST_STROKE_BAND = (0.082, 0.200)
 
 
-def frame_digit(ink, digit, strong_level):
-    """The 28x28 float32 MNIST-style input for the digit's pixels of the ink map."""
-    return centre_by_mass(fit_box(normalise_strokes(crop_soft(ink, digit, strong_level))))
+def digit_binary(ink, digit, strong_level):
+    """The digit's crop, binary, with a STROKE_SCALE longer side (its strokes as drawn); ImageError if blank."""
+    return binarise(crop_soft(ink, digit, strong_level))
+
+
+def frame_binary(binary):
+    """The 28x28 float32 input of digit_binary's output: strokes brought to MNIST's width, boxed and centred."""
+    return centre_by_mass(fit_box(match_mnist_strokes(binary)))
 
 
 def crop_soft(ink, digit, strong_level):
@@ -40,8 +46,8 @@ def crop_soft(ink, digit, strong_level):
     return np.clip(values * halo / peak, 0, 1)
 
 
-def normalise_strokes(soft):
-    """Binary digit with a STROKE_SCALE longer side whose stroke width is within MNIST's range."""
+def binarise(soft):
+    """The soft crop resampled to a STROKE_SCALE longer side and binarised; ImageError if no ink is left."""
     height, width = soft.shape
     scale = STROKE_SCALE / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -54,6 +60,11 @@ def normalise_strokes(soft):
     binary = crop_to_ink(grey >= max(threshold, 0.05))
     if not binary.any():
         raise ImageError("no ink found (blank image)")
+    return binary
+
+
+def match_mnist_strokes(binary):
+    """The binary digit with its stroke width moved into MNIST's range (unchanged when already in it)."""
     stroke = stroke_width(binary)
     if MNIST_STROKE_BAND[0] <= stroke / max(binary.shape) <= MNIST_STROKE_BAND[1]:
         return binary

@@ -22,7 +22,8 @@ from mnist_pipeline.files import OutputError, writable_directory
 from mnist_pipeline.predict.decode import to_pixels
 
 TOP = 3
-NOT_A_DIGIT_FIELDS = ("not_a_digit", "not_a_digit_score", "not_a_digit_threshold", "digit_pieces")  # predict/rejection
+NOT_A_DIGIT_FIELDS = ("not_a_digit", "not_a_digit_score", "not_a_digit_threshold", "digit_pieces",
+                      "stroke_spread")  # predict/rejection
 NOT_A_DIGIT_CELLS = {True: "yes", False: "no", None: "?"}
 PREVIEW_SIZE = 224  # height of the preview; the 28x28 input is shown at 8x
 
@@ -67,7 +68,7 @@ def format_json(rows):
 def format_csv(rows):
     """CSV with a header: file, digit, confidence, unsure and calibrated (true/false), then digit_k and
     probability_k for k = 2..TOP, then not_a_digit (true/false, empty when not checked), its score and
-    threshold and the digit pieces found side by side."""
+    threshold, the digit pieces found side by side and the stroke spread."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     runners_up = [f"{kind}_{k}" for k in range(2, TOP + 1) for kind in ("digit", "probability")]

@@ -5,13 +5,18 @@ hysteresis mask, ruled lines removed); it returns how many connected pieces are 
 MIN_HEIGHT of the tallest piece's height and MIN_MASS of the heaviest piece's ink) and stand side by
 side: each overlaps the columns of a bigger one by at most MAX_OVERLAP of its own width. A digit's
 separate parts (the 5's bar, a broken stroke) lie above or across one another and count once.
-`prepare_with_pieces(img)` gives prepare_image's model input and the count from one pass over the ink (what
-predict.py and the demo server ask for each picture).
+`prepare_with_checks(img)` gives prepare_image's model input and its InkChecks from one pass over the ink (what
+predict.py, the demo server and the not_a_digit stage ask for each picture): the count and the digit's stroke
+spread (predict/strokes.py); `InkChecks.not_one_digit` is true when either says the picture is not one digit.
 """
+from typing import NamedTuple
+
 import numpy as np
 from skimage.measure import label, regionprops
 
-from mnist_pipeline.predict.prepare import ink_layers, prepare_ink
+from mnist_pipeline.predict.framing import frame_binary
+from mnist_pipeline.predict.prepare import drawn_digit, ink_layers
+from mnist_pipeline.predict.strokes import MAX_STROKE_SPREAD, stroke_spread
 
 MIN_HEIGHT = 0.6
 MIN_MASS = 0.25
@@ -24,11 +29,23 @@ def digit_pieces(img):
     return side_by_side(mask, ink)
 
 
-def prepare_with_pieces(img):
-    """(prepare.prepare_image(img), digit_pieces(img)) of a PIL image, its ink found once; ImageError as prepare_image."""
+class InkChecks(NamedTuple):
+    """What the ink says of a picture beside the model: digit-sized pieces side by side, and the stroke spread."""
+    pieces: int
+    stroke_spread: float
+
+    @property
+    def not_one_digit(self):
+        """Two or more digit-sized pieces side by side, or strokes too uneven for a pen (MAX_STROKE_SPREAD)."""
+        return self.pieces >= 2 or self.stroke_spread > MAX_STROKE_SPREAD
+
+
+def prepare_with_checks(img):
+    """(prepare.prepare_image(img), its InkChecks) of a PIL image, its ink found once; ImageError as prepare_image."""
     layers = ink_layers(img)
+    binary = drawn_digit(*layers)
     ink, mask = layers[:2]
-    return prepare_ink(*layers), side_by_side(mask, ink)
+    return frame_binary(binary), InkChecks(side_by_side(mask, ink), round(stroke_spread(binary), 2))
 
 
 def side_by_side(mask, ink):

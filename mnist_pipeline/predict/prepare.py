@@ -5,11 +5,12 @@
 decode.to_pixels (floats, transparency), ink (polarity, background, hysteresis threshold),
 rulings (lines of ruled paper), digit (which component is the digit), framing (stroke width,
 20 px box, centre of mass in 28x28). ImageError for a zero-sized image or one without ink.
-`ink_layers` and `prepare_ink` are its two halves, for a caller that also reads the ink (predict/pieces.py).
+`ink_layers`, `drawn_digit` and framing.frame_binary are its three parts, for a caller that also reads the ink
+and the digit as drawn (predict/pieces.py).
 """
 from mnist_pipeline.predict.decode import ImageError, to_pixels
 from mnist_pipeline.predict.digit import select_digit
-from mnist_pipeline.predict.framing import frame_digit
+from mnist_pipeline.predict.framing import digit_binary, frame_binary
 from mnist_pipeline.predict.ink import ink_map, ink_mask
 from mnist_pipeline.predict.rulings import without_ruled_lines
 
@@ -19,7 +20,7 @@ def prepare_image(img):
 
     Raises ImageError for a zero-sized image or one without ink (blank).
     """
-    return prepare_ink(*ink_layers(img))
+    return frame_binary(drawn_digit(*ink_layers(img)))
 
 
 def ink_layers(img):
@@ -32,7 +33,7 @@ def ink_layers(img):
     return ink, without_ruled_lines(mask, stroke), strong_level, tight
 
 
-def prepare_ink(ink, mask, strong_level, tight):
-    """The 28x28 input from ink_layers' output: the digit's components chosen (all of a tight crop's but
-    specks) and framed as MNIST's were."""
-    return frame_digit(ink, select_digit(mask, ink, whole=tight), strong_level)
+def drawn_digit(ink, mask, strong_level, tight):
+    """The digit from ink_layers' output, binary at step 6's scale with its strokes as drawn
+    (framing.digit_binary): its components chosen (all of a tight crop's but specks)."""
+    return digit_binary(ink, select_digit(mask, ink, whole=tight), strong_level)

@@ -55,7 +55,7 @@ def create_app(model, shift_px, limits, card, calibration, detector):
                                                                limits.max_pixels, scratch.name)
                                           for name, data in uploads))
         inputs = np.array([digit for digit, _ in prepared], dtype=np.float32)
-        probabilities, judged = await batcher.predict(inputs, [pieces for _, pieces in prepared])
+        probabilities, judged = await batcher.predict(inputs, [checks for _, checks in prepared])
         details = request.query_params.get("details", "") not in ("", "0", "false")
         return JSONResponse(records([name for name, _ in uploads], probabilities, judged, inputs, details,
                                     calibration))

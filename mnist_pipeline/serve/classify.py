@@ -1,7 +1,7 @@
 """Classifies uploaded pictures with predict.py's own preparation and model arithmetic, batching the model calls.
 
 `prepare_upload(name, data, max_pixels, folder)` turns an upload's bytes into predict.py's 28x28 input and
-its digit pieces (decode.load_image, pieces.prepare_with_pieces on the bytes written to a
+its InkChecks (decode.load_image, pieces.prepare_with_checks on the bytes written to a
 file in `folder`, so the server reads a picture exactly as predict.py reads the same file). `Batcher` gathers
 the inputs of requests that arrive together and makes one model call for them (`model_runner`: predict.py's
 predict_probabilities and temperature, and its not-a-digit verdicts from the classifier's heads:
@@ -19,12 +19,12 @@ from PIL import Image
 from mnist_pipeline.predict.cli import classify_inputs
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import results
-from mnist_pipeline.predict.pieces import prepare_with_pieces
+from mnist_pipeline.predict.pieces import prepare_with_checks
 from mnist_pipeline.serve.uploads import RequestError
 
 
 def prepare_upload(name, data, max_pixels, folder):
-    """(the (28, 28) float32 model input, its digit pieces) of an uploaded picture; RequestError (422) names the
+    """(the (28, 28) float32 model input, its InkChecks) of an uploaded picture; RequestError (422) names the
     problem."""
     pixels = header_pixels(data)
     if pixels > max_pixels:
@@ -34,7 +34,7 @@ def prepare_upload(name, data, max_pixels, folder):
         file.flush()
         try:
             image = load_image(file.name)
-            return prepare_with_pieces(image)
+            return prepare_with_checks(image)
         except ImageError as err:
             raise RequestError(422, f"{name}: {err.problem}") from None
 
@@ -64,17 +64,17 @@ def records(names, probabilities, judged, inputs, details, calibration):
 
 
 def model_runner(classify, shift_px, temperature, detector):
-    """run(batch, pieces): the (N, 10) calibrated probabilities of (N, 28, 28) inputs and their not-a-digit verdicts
-    (one dict each, from their digit `pieces` and `detector`, None for none), computed as predict.py computes them
+    """run(batch, checks): the (N, 10) calibrated probabilities of (N, 28, 28) inputs and their not-a-digit verdicts
+    (one dict each, from their InkChecks `checks` and `detector`, None for none), computed as predict.py computes them
     (`classify`: predict.py's classifier, predict/runtime.py)."""
-    return lambda batch, pieces: classify_inputs(classify, batch, pieces, shift_px, temperature, detector)
+    return lambda batch, checks: classify_inputs(classify, batch, checks, shift_px, temperature, detector)
 
 
 class Batcher:
     """Runs the model for requests that arrive together in one call, on one thread off the event loop.
 
-    `await batcher.predict(inputs, pieces)` returns what `run(batch, pieces)` (see model_runner: probabilities and
-    verdicts) gives for the (N, 28, 28) inputs and their N digit pieces, computed on the inputs of every request
+    `await batcher.predict(inputs, checks)` returns what `run(batch, checks)` (see model_runner: probabilities and
+    verdicts) gives for the (N, 28, 28) inputs and their N InkChecks, computed on the inputs of every request
     waiting and cut to this request's N. A request waits at most
     `window_s` for others to join it; requests that arrive while the model runs go into the next call.
     """
@@ -86,13 +86,13 @@ class Batcher:
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="model")
         self.worker = None
 
-    async def predict(self, inputs, pieces):
-        """run's answers (each cut to N) for (N, 28, 28) float32 inputs and their N digit pieces, computed with other
+    async def predict(self, inputs, checks):
+        """run's answers (each cut to N) for (N, 28, 28) float32 inputs and their N InkChecks, computed with other
         requests' inputs."""
         if self.worker is None:
             self.worker = asyncio.create_task(self.serve())
         answer = asyncio.get_running_loop().create_future()
-        await self.queue.put((inputs, pieces, answer))
+        await self.queue.put((inputs, checks, answer))
         return await answer
 
     async def serve(self):
@@ -104,9 +104,9 @@ class Batcher:
             while not self.queue.empty():
                 waiting.append(self.queue.get_nowait())
             batch = np.concatenate([inputs for inputs, _, _ in waiting])
-            pieces = [count for _, counts, _ in waiting for count in counts]
+            checks = [check for _, request_checks, _ in waiting for check in request_checks]
             try:
-                answers = await loop.run_in_executor(self.thread, self.run, batch, pieces)
+                answers = await loop.run_in_executor(self.thread, self.run, batch, checks)
             except Exception as err:  # the model failed: every waiting request gets the error
                 for _, _, answer in waiting:
                     answer.done() or answer.set_exception(err)

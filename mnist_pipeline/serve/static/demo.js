@@ -173,9 +173,11 @@ function showAnswer(record) {
   drawInput(record.input_28x28);
 }
 
-function notDigitReason(record) {   // why the check flagged it: several pieces, or its score over the threshold
+function notDigitReason(record) {   // why the check flagged it: several pieces, its score, or uneven strokes
   return record.digit_pieces >= 2 ? `${record.digit_pieces} digit-sized pieces side by side`
-    : `not-a-digit score ${record.not_a_digit_score} over the threshold ${record.not_a_digit_threshold}`;
+    : record.not_a_digit_score > record.not_a_digit_threshold
+      ? `not-a-digit score ${record.not_a_digit_score} over the threshold ${record.not_a_digit_threshold}`
+      : `strokes ${record.stroke_spread} times wider in one place than in another: not drawn with a pen`;
 }
 
 function fillBars(probabilities, top) {
