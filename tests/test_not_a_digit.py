@@ -1,16 +1,21 @@
-"""The not-a-digit scores, threshold, detector files and the digit-pieces check, on synthetic data."""
+"""The not-a-digit scores, threshold, detector files and the ink checks (digit pieces, stroke spread), on synthetic
+data and real MNIST digits."""
 import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from mnist_pipeline import clutter, negatives
 from mnist_pipeline.not_a_digit import (DetectorFileError, fit_classes, head_inputs, load_detector, save_detector,
                                         scores, threshold)
 from mnist_pipeline.not_a_digit_head import fit_head
-from mnist_pipeline.predict.pieces import digit_pieces, side_by_side
+from mnist_pipeline.predict import styles
+from mnist_pipeline.predict.pieces import InkChecks, digit_pieces, prepare_with_checks, side_by_side
+from mnist_pipeline.predict.rejection import verdicts
+from mnist_pipeline.predict.strokes import MAX_STROKE_SPREAD, stroke_spread
 from stages.not_a_digit import prepared_negatives
+from test_not_a_digit_predict import t_shirt
 
 
 def clusters(rng, n, centres, spread=1.0):
@@ -182,9 +187,53 @@ def test_pictures_of_several_mnist_digits_mostly_have_that_many_pieces_and_one_d
     assert sum(n == 1 for n in singles) >= 29, singles
 
 
+def test_stroke_spread_is_low_for_pen_strokes_and_high_for_a_silhouette():
+    yy, xx = np.mgrid[:80, :80] - 39.5
+    ring = np.abs(np.hypot(yy, xx) - 28) < 6  # a bold 0: the same width all round
+    assert stroke_spread(ring) < 1.5
+    zigzag = Image.new("1", (80, 80), 0)  # a bitmap: numpy reads its ink as booleans stored as 255
+    ImageDraw.Draw(zigzag).line([(5, 5), (75, 20), (5, 40), (75, 75)], fill=1, width=9)  # a bold Z
+    assert stroke_spread(np.array(zigzag)) < 2
+    shirt = Image.new("L", (80, 80), 0)
+    draw = ImageDraw.Draw(shirt)  # a T-shirt: a body 27 px wide, sleeves 6 px wide
+    draw.rectangle([27, 10, 53, 79], fill=255)
+    draw.line([(27, 12), (5, 40)], fill=255, width=6)
+    draw.line([(53, 12), (75, 40)], fill=255, width=6)
+    assert stroke_spread(np.array(shirt) > 0) > MAX_STROKE_SPREAD
+    dot = np.zeros((80, 80), bool)
+    dot[40, 40] = True
+    assert stroke_spread(dot) == 1.0
+
+
+def test_real_digits_in_pen_and_marker_pass_the_ink_checks_and_a_t_shirt_does_not(digits):
+    """Digits drawn with any pen, thin or bold, close-cropped or not, keep their stroke width; a T-shirt's body is
+    far wider than its sleeves."""
+    images, _ = digits
+    rng = np.random.default_rng(6)
+    names = ("mnist_28x28", "paper_photo", "thick_marker", "tight_bold", "tight_bold_binary", "chalkboard")
+    for style in [s for s in styles.STYLES if s.name in names]:
+        checks = [prepare_with_checks(style.render(image, rng))[1] for image in images[:25]]
+        assert max(check.stroke_spread for check in checks) <= MAX_STROKE_SPREAD, (style.name, checks)
+    assert prepare_with_checks(t_shirt(8))[1] == InkChecks(pieces=1, stroke_spread=pytest.approx(4.4, abs=0.3))
+    assert prepare_with_checks(t_shirt(8))[1].not_one_digit
+    assert not InkChecks(1, MAX_STROKE_SPREAD).not_one_digit and InkChecks(2, 1.0).not_one_digit
+
+
+def test_verdicts_flag_a_score_over_the_threshold_or_either_ink_check_and_report_both_figures():
+    probabilities = np.array([[0.95] + [0.005] * 9, [0.95] + [0.005] * 9, [0.95] + [0.005] * 9, [0.5] * 10])
+    detector = {"method": "msp", "threshold": 0.2, "arrays": {}}
+    checks = [InkChecks(1, 1.3), InkChecks(1, 5.0), InkChecks(2, 1.1), InkChecks(1, 1.2)]
+    judged = verdicts(detector, (None, None, probabilities), checks)
+    assert [row["not_a_digit"] for row in judged] == [False, True, True, True]
+    assert [(row["digit_pieces"], row["stroke_spread"]) for row in judged] == [(1, 1.3), (1, 5.0), (2, 1.1), (1, 1.2)]
+    unchecked = verdicts(None, None, checks)
+    assert [row["not_a_digit"] for row in unchecked] == [None] * 4
+    assert [row["stroke_spread"] for row in unchecked] == [1.3, 5.0, 1.1, 1.2]
+
+
 def test_every_kind_of_negative_renders_and_is_prepared(digits):
     for kind in negatives.KINDS:
-        inputs, pieces, blank = prepared_negatives(kind, 3, np.random.default_rng(4), digits[0])
+        inputs, not_one, blank = prepared_negatives(kind, 3, np.random.default_rng(4), digits[0])
         assert inputs.shape == (3, 28, 28) and inputs.dtype == np.float32, kind
         assert np.all((inputs.max(axis=(1, 2)) > 0) | blank), kind
         assert 0 <= inputs.min() and inputs.max() <= 1, kind

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from conftest import ROOT, TINY_RUN_GROUP, dvc, run
 from mnist_pipeline.not_a_digit import METHODS, load_detector
 from mnist_pipeline.negatives import KINDS
+from mnist_pipeline.predict.pieces import InkChecks
 from stages.not_a_digit import METHOD, OTHER_REJECT_RATES
 
 
@@ -21,7 +22,7 @@ def test_not_a_digit_stage_fits_on_train_and_validation_and_measures_every_set(r
     metrics = json.loads((repo / "metrics/not_a_digit.json").read_text())
     sets = {"mnist_validation", "mnist_test", "fashion_mnist", *KINDS}
     assert set(metrics["rejected"]) == sets and metrics["pictures_per_kind"] == 10  # robustness.images
-    assert set(metrics["by_method"]) == {*METHODS, "pieces_only"} and set(metrics["kind_left_out"]) == set(KINDS)
+    assert set(metrics["by_method"]) == {*METHODS, "ink_checks_only"} and set(metrics["kind_left_out"]) == set(KINDS)
     assert all(set(rates) == sets and all(0 <= r <= 1 for r in rates.values())
                for rates in metrics["by_method"].values())
     # 120 validation images of the tiny data: the threshold at reject_rate 0.0035 rejects at most one of them
@@ -60,7 +61,7 @@ def test_predict_py_scores_pictures_with_the_fitted_head(reproduced_copy, tmp_pa
     for row in rows:
         assert row["not_a_digit_threshold"] == round(detector["threshold"], 2)
         assert row["not_a_digit"] == (row["not_a_digit_score"] > row["not_a_digit_threshold"]
-                                      or row["digit_pieces"] >= 2)
+                                      or InkChecks(row["digit_pieces"], row["stroke_spread"]).not_one_digit)
 
 
 def test_fetch_not_digits_without_any_source_says_so_in_one_line(pipeline_copy):

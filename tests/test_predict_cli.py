@@ -176,7 +176,7 @@ def test_cli_table_and_csv(drawings, model_file, capsys, monkeypatch):
     assert [r["file"] for r in rows] == [str(p) for p in paths]
     assert list(rows[0]) == ["file", "digit", "confidence", "unsure", "calibrated", "digit_2", "probability_2",
                              "digit_3", "probability_3", "not_a_digit", "not_a_digit_score",
-                             "not_a_digit_threshold", "digit_pieces"]
+                             "not_a_digit_threshold", "digit_pieces", "stroke_spread"]
     assert all(r["not_a_digit"] == "" and r["digit_pieces"] == "1" for r in rows)
     assert np.mean([int(r["digit"]) for r in rows] == labels) >= 11 / 12
     assert all(float(r["confidence"]) >= float(r["probability_2"]) >= float(r["probability_3"]) for r in rows)

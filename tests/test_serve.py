@@ -24,6 +24,7 @@ from conftest import REAL_MNIST, REAL_MNIST_GROUP, ROOT, run
 from test_export import export
 from test_not_a_digit_predict import fit_detector_beside, not_digit_pictures
 from mnist_pipeline.predict.output import NOT_A_DIGIT_FIELDS
+from mnist_pipeline.predict.pieces import InkChecks
 from mnist_pipeline.serve.client import multipart, post_images, request, start_server, stop_server
 
 pytestmark = REAL_MNIST_GROUP  # conftest: the tests of the model chains run on one xdist worker
@@ -142,8 +143,9 @@ def test_records_without_details_are_predict_py_s(server, digits):
 @pytest.mark.slow
 def test_two_digits_side_by_side_are_flagged_and_real_digits_not(flagging_server, digits):
     """Two MNIST digits side by side get not_a_digit true (two pieces); real MNIST digits drawn or photographed
-    get false; each verdict, the line's and the disc's too, is the score over the threshold or two pieces or more
-    (whether the small CNN's detector flags a line depends on that model: see test_not_a_digit_predict)."""
+    get false; each verdict, the line's, the disc's and the T-shirt's too, is the score over the threshold or an
+    ink check: two pieces or more, strokes too uneven for a pen (whether the small CNN's detector flags a line
+    depends on that model: see test_not_a_digit_predict)."""
     from mnist_pipeline.predict import styles
 
     images, _ = styles.sample_digits(REAL_MNIST, 2, seed=11)
@@ -157,7 +159,7 @@ def test_two_digits_side_by_side_are_flagged_and_real_digits_not(flagging_server
     assert [row["digit_pieces"] for row in real] == [1] * 3
     for row in flagged + real:
         assert row["not_a_digit"] == (row["not_a_digit_score"] > row["not_a_digit_threshold"]
-                                      or row["digit_pieces"] >= 2)
+                                      or InkChecks(row["digit_pieces"], row["stroke_spread"]).not_one_digit)
 
 
 def png_of_size(width, height):

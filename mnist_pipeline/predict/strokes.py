@@ -19,6 +19,7 @@ MIN_SKELETON = 5  # fewer skeleton pixels (a dot) say nothing about the stroke: 
 
 def stroke_spread(binary):
     """The 90th / 10th percentile of the stroke width along the skeleton of a binary digit (1.0 for a dot)."""
+    binary = np.asarray(binary) > 0  # plain 0/1 booleans: skeletonize crashes on a PIL bitmap's (0/255)
     distance = ndi.distance_transform_edt(np.pad(binary, 1))[1:-1, 1:-1]
     widths = distance[skeletonize(binary)]
     if len(widths) < MIN_SKELETON:

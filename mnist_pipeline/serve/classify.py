@@ -19,7 +19,7 @@ from PIL import Image
 from mnist_pipeline.predict.cli import classify_inputs
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import results
-from mnist_pipeline.predict.pieces import prepare_with_checks
+from mnist_pipeline.predict.pieces import InkChecks, prepare_with_checks
 from mnist_pipeline.serve.uploads import RequestError
 
 
@@ -119,4 +119,4 @@ class Batcher:
 
     def warm_up(self):
         """One model call on a blank input, so the first request does not pay for building the graph."""
-        self.run(np.zeros((1, 28, 28), dtype=np.float32), [0])
+        self.run(np.zeros((1, 28, 28), dtype=np.float32), [InkChecks(pieces=0, stroke_spread=1.0)])
