@@ -42,6 +42,12 @@ def t_shirt(sleeve_px):
     return picture
 
 
+def verdict_from_figures(row):
+    """The not_a_digit a result row's own figures imply: its score over its threshold, or an ink check (InkChecks)."""
+    return (row["not_a_digit_score"] > row["not_a_digit_threshold"]
+            or InkChecks(row["digit_pieces"], row["stroke_spread"]).not_one_digit)
+
+
 def not_digit_pictures(images, rng):
     """{name: PIL image} of a nearly level line, a filled disc, a T-shirt and two of the MNIST `images` side by
     side."""
@@ -89,8 +95,7 @@ def test_predict_flags_two_digits_side_by_side_and_a_t_shirt_but_not_real_digits
     flagged = [row for row in rows if row["file"] in map(str, real) and row["not_a_digit"]]
     assert len(flagged) <= 1, flagged
     for row in rows:
-        assert row["not_a_digit"] == (row["not_a_digit_score"] > row["not_a_digit_threshold"]
-                                      or InkChecks(row["digit_pieces"], row["stroke_spread"]).not_one_digit)
+        assert row["not_a_digit"] == verdict_from_figures(row), row
 
 
 @pytest.mark.slow

@@ -11,8 +11,8 @@ from PIL import Image, ImageDraw
 from conftest import ROOT, TINY_RUN_GROUP, dvc, run
 from mnist_pipeline.not_a_digit import METHODS, load_detector
 from mnist_pipeline.negatives import KINDS
-from mnist_pipeline.predict.pieces import InkChecks
 from stages.not_a_digit import METHOD, OTHER_REJECT_RATES
+from test_not_a_digit_predict import verdict_from_figures
 
 
 @pytest.mark.slow
@@ -60,8 +60,7 @@ def test_predict_py_scores_pictures_with_the_fitted_head(reproduced_copy, tmp_pa
     assert len(set(scores_)) == 2 and all(np.isfinite(scores_)), rows  # the head's own score of each picture
     for row in rows:
         assert row["not_a_digit_threshold"] == round(detector["threshold"], 2)
-        assert row["not_a_digit"] == (row["not_a_digit_score"] > row["not_a_digit_threshold"]
-                                      or InkChecks(row["digit_pieces"], row["stroke_spread"]).not_one_digit)
+        assert row["not_a_digit"] == verdict_from_figures(row), row
 
 
 def test_fetch_not_digits_without_any_source_says_so_in_one_line(pipeline_copy):

@@ -22,9 +22,8 @@ from PIL import Image
 
 from conftest import REAL_MNIST, REAL_MNIST_GROUP, ROOT, run
 from test_export import export
-from test_not_a_digit_predict import fit_detector_beside, not_digit_pictures
+from test_not_a_digit_predict import fit_detector_beside, not_digit_pictures, verdict_from_figures
 from mnist_pipeline.predict.output import NOT_A_DIGIT_FIELDS
-from mnist_pipeline.predict.pieces import InkChecks
 from mnist_pipeline.serve.client import multipart, post_images, request, start_server, stop_server
 
 pytestmark = REAL_MNIST_GROUP  # conftest: the tests of the model chains run on one xdist worker
@@ -158,8 +157,7 @@ def test_two_digits_side_by_side_are_flagged_and_real_digits_not(flagging_server
     assert status == 200 and [row["not_a_digit"] for row in real] == [False] * 3, real
     assert [row["digit_pieces"] for row in real] == [1] * 3
     for row in flagged + real:
-        assert row["not_a_digit"] == (row["not_a_digit_score"] > row["not_a_digit_threshold"]
-                                      or InkChecks(row["digit_pieces"], row["stroke_spread"]).not_one_digit)
+        assert row["not_a_digit"] == verdict_from_figures(row), row
 
 
 def png_of_size(width, height):
