@@ -65,7 +65,7 @@ def prepared(pictures, count):
         if result is None:
             blank[i] = True
         else:
-            inputs[i], not_one[i] = result[0], result[1].not_one_digit
+            inputs[i], not_one[i] = result[0][0], result[1].not_one_digit  # the first reading, as adjusted
     return inputs, not_one, blank
 
 

@@ -3,7 +3,8 @@
 Reads models/model.keras, data/prepared/{x,y}_test.npy and params `robustness` (images: the size of the
 seeded test subset; seed), `train.augment` (what the model was trained with) and `dataset.class_names`. Corrupts the subset with each of MNIST-C's 15
 corruptions (mnist_pipeline/robustness/suite.py) and draws its first STYLE_IMAGES digits in every picture
-style of mnist_pipeline/predict/styles.py, read back through predict.py's preparation (pictures.py).
+style of mnist_pipeline/predict/styles.py, read back and classified as predict.py reads them (pictures.py,
+predict/readings.py: as adjusted and as drawn).
 Writes metrics/robustness.json (accuracy clean, per corruption, per style, their means and the headline
 mean over the corruptions the training augmentation does not do: results.py) and
 plots/robustness/examples.png (one example of each with its accuracy).
@@ -17,6 +18,7 @@ from mnist_pipeline.data import load_split
 from mnist_pipeline.files import atomic_path, write_json
 from mnist_pipeline.params import load_params
 from mnist_pipeline.paths import MODEL_FILE, PREPARED_DIR
+from mnist_pipeline.predict.readings import reading_probabilities
 from mnist_pipeline.robustness import ROBUSTNESS_FIGURE, ROBUSTNESS_METRICS
 from mnist_pipeline.robustness.figure import examples_figure
 from mnist_pipeline.robustness.pictures import picture_inputs
@@ -42,12 +44,15 @@ def main():
     def predicted(images):
         return predict_probabilities(model, images[..., np.newaxis], BATCH_SIZE).argmax(axis=1)
 
+    def read(readings):
+        return reading_probabilities(model.predict_on_batch, readings, BATCH_SIZE).argmax(axis=1)
+
     corrupted = {name: corrupt(name, clean, seed) for name in CORRUPTIONS}
     count = min(len(chosen), STYLE_IMAGES)
     pictures = picture_inputs(np.round(clean[:count] * 255).astype(np.uint8), seed)
     clean_predicted = predicted(clean)
     corrupted_predicted = {name: predicted(images) for name, images in corrupted.items()}
-    styled_predicted = {name: predicted(images) for name, (images, _) in pictures.items()}
+    styled_predicted = {name: read(readings) for name, (readings, _) in pictures.items()}
     results = summary(seed, labels, clean_predicted, corrupted_predicted, in_training(params.train.augment),
                       labels[:count], clean_predicted[:count], styled_predicted,
                       {name: readable for name, (_, readable) in pictures.items()})
@@ -56,7 +61,7 @@ def main():
     panels = [("clean", clean[0], results["clean_accuracy"], clean_predicted[0] == labels[0])]
     panels += [(name, corrupted[name][0], results["corruptions"][name], corrupted_predicted[name][0] == labels[0])
                for name in corrupted]
-    panels += [(name, pictures[name][0][0], results["styles"][name], styled_predicted[name][0] == labels[0])
+    panels += [(name, pictures[name][0][0, 0], results["styles"][name], styled_predicted[name][0] == labels[0])
                for name in pictures]
     with atomic_path(ROBUSTNESS_FIGURE) as tmp:
         figures.save(examples_figure(panels, f"Test digit {chosen[0]} (a {class_names[labels[0]]}) as the model "

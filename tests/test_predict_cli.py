@@ -223,8 +223,9 @@ def test_cli_averages_over_the_test_time_shifts_of_params(drawings, model_file, 
     shift = yaml.safe_load((ROOT / "params.yaml").read_text())["evaluate"]["test_time_shift_px"]
     assert cli.default_shift_px() == shift and top3() == top3("--shift-px", shift)
     assert top3("--shift-px", 1) != top3("--shift-px", 0)
-    kept, inputs = cli.prepare_all(paths[:4], lambda path, problem: None)
-    expected = np.mean([model.predict(view[..., np.newaxis], verbose=0) for view in shifted_views(inputs, 2)], axis=0)
+    kept, readings = cli.prepare_all(paths[:4], lambda path, problem: None)
+    expected = np.mean([model.predict(view[..., np.newaxis], verbose=0)  # both readings (equal where step 6 left them)
+                        for reading in (0, 1) for view in shifted_views(readings[:, reading], 2)], axis=0)
     for row, probabilities in zip(top3("--shift-px", 2), expected):
         assert [t["digit"] for t in row] == list(np.argsort(probabilities)[::-1][:3])
         np.testing.assert_allclose([t["probability"] for t in row], np.sort(probabilities)[::-1][:3], atol=1e-4)

@@ -62,8 +62,8 @@ def test_style_inputs_are_seeded_model_inputs(style, digits):
     index = next(i for i, s in enumerate(STYLES) if s.name == style)
     images, _ = digits
     inputs, readable = style_inputs((index, images[:3], 1))
-    assert inputs.shape == (3, 28, 28) and inputs.dtype == np.float32 and readable.all()
-    assert inputs.min() >= 0 and np.allclose(inputs.max(axis=(1, 2)), 1)
+    assert inputs.shape == (3, 2, 28, 28) and inputs.dtype == np.float32 and readable.all()
+    assert inputs.min() >= 0 and np.allclose(inputs.max(axis=(2, 3)), 1)
     assert np.array_equal(inputs, style_inputs((index, images[:3], 1))[0])
     if style != "mnist_28x28":  # the original digit is not drawn, so no seed changes it
         assert not np.array_equal(inputs, style_inputs((index, images[:3], 2))[0])

@@ -102,9 +102,10 @@ def test_health_names_the_model_and_the_limits(server, real_mnist_export):
 def test_same_answers_as_predict_py(server, digits, real_mnist_export, real_mnist_model_file, tmp_path):
     """Pictures sent to the server get predict.py's records, and the probabilities predict.py's functions
     compute for the same files, to float precision; the Keras model the export was made from agrees."""
-    from mnist_pipeline.model import load_model, predict_probabilities as keras_probabilities
+    from mnist_pipeline.model import load_model
     from mnist_pipeline.predict import cli
-    from mnist_pipeline.predict.runtime import load_classifier, predict_probabilities
+    from mnist_pipeline.predict.readings import reading_probabilities
+    from mnist_pipeline.predict.runtime import load_classifier
 
     chosen = digits[:3]
     paths = []
@@ -121,15 +122,15 @@ def test_same_answers_as_predict_py(server, digits, real_mnist_export, real_mnis
     for row, expected in zip(served, printed):
         assert {k: v for k, v in row.items() if k not in ("file", "probabilities", "input_28x28")} == \
             {k: v for k, v in expected.items() if k != "file"}
-    kept, inputs = cli.prepare_all(paths, lambda path, problem: pytest.fail(f"{path}: {problem}"))
+    kept, readings = cli.prepare_all(paths, lambda path, problem: pytest.fail(f"{path}: {problem}"))
     shift_px = cli.default_shift_px()
-    probabilities = predict_probabilities(load_classifier(real_mnist_export), inputs[..., np.newaxis],
-                                          cli.BATCH_SIZE, shift_px)
+    probabilities = reading_probabilities(load_classifier(real_mnist_export), readings, cli.BATCH_SIZE, shift_px)
     np.testing.assert_allclose([row["probabilities"] for row in served], probabilities, rtol=0, atol=1e-6)
-    keras = keras_probabilities(load_model(real_mnist_model_file), inputs[..., np.newaxis], cli.BATCH_SIZE, shift_px)
+    keras = reading_probabilities(load_model(real_mnist_model_file).predict_on_batch, readings, cli.BATCH_SIZE,
+                                  shift_px)
     np.testing.assert_allclose(probabilities, keras, rtol=0, atol=1e-5)
     np.testing.assert_array_equal([row["input_28x28"] for row in served],
-                                  np.round(inputs * 255).astype(np.uint8).reshape(len(paths), -1))
+                                  np.round(readings[:, 0] * 255).astype(np.uint8).reshape(len(paths), -1))
 
 
 @pytest.mark.slow

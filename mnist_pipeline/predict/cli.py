@@ -9,7 +9,8 @@ unsure and the top 3 on stdout. The confidence is calibrated with the temperatur
 beside the model file (the calibrate stage); without one fitted for that file it is the model's own,
 and the output says "uncalibrated" (mnist_pipeline.calibration.model_calibration). Like the evaluate
 stage, it averages the model's outputs for each image and for copies shifted by
-`evaluate.test_time_shift_px` of params.yaml (--shift-px overrides; 0 turns it off).
+`evaluate.test_time_shift_px` of params.yaml (--shift-px overrides; 0 turns it off); a picture whose strokes
+the preparation thinned or thickened is also read as drawn and the two answers averaged (predict/readings.py).
 Each picture also gets `not_a_digit` (probably not one digit: a letter, a drawing, several digits), its
 score and threshold, from not_a_digit.json beside the model file (the not_a_digit stage; without one, not
 checked), the digit pieces found side by side and the stroke spread (mnist_pipeline.predict.rejection).
@@ -34,8 +35,8 @@ from mnist_pipeline.params import PARAMS_FILE, ParamsError, load_params
 from mnist_pipeline.predict.decode import ImageError, load_image
 from mnist_pipeline.predict.output import FORMATTERS, is_preview_folder, preview_folder, results, save_preprocessed
 from mnist_pipeline.predict.pieces import prepare_with_checks
-from mnist_pipeline.predict.runtime import (EXPORTED_MODEL_FILE, load_classifier, model_format, predict_probabilities,
-                                            source_model)
+from mnist_pipeline.predict.readings import reading_probabilities
+from mnist_pipeline.predict.runtime import EXPORTED_MODEL_FILE, load_classifier, model_format, source_model
 from mnist_pipeline.stage import PipelineError
 from mnist_pipeline.predict.rejection import read_detector, verdicts
 
@@ -88,24 +89,25 @@ def images_under(folder):
 
 
 def prepare_all(paths, report, save_dir=None, checks=None):
-    """(paths, inputs (N, 28, 28) float32) of the usable images; calls report(path, problem) for each
-    file that cannot be used and, with save_dir, saves each input and its preview there. With a list
-    `checks`, appends each usable image's InkChecks (predict/pieces.py: pieces side by side, stroke spread)."""
+    """(paths, readings (N, 2, 28, 28) float32: prepare.prepare_readings) of the usable images; calls
+    report(path, problem) for each file that cannot be used and, with save_dir, saves each first reading (the
+    model's input as adjusted) and its preview there. With a list `checks`, appends each usable image's InkChecks
+    (predict/pieces.py: pieces side by side, stroke spread)."""
     kept, inputs = [], []
     for path in paths:
         try:
             image = load_image(path)
-            digit, check = prepare_with_checks(image)
+            readings, check = prepare_with_checks(image)
         except ImageError as err:
             report(path, err.problem)
             continue
         kept.append(path)
-        inputs.append(digit)
+        inputs.append(readings)
         if checks is not None:
             checks.append(check)
         if save_dir is not None:
-            save_preprocessed(save_dir, path.stem, image, digit)
-    return kept, np.array(inputs, dtype=np.float32).reshape(-1, 28, 28)
+            save_preprocessed(save_dir, path.stem, image, readings[0])
+    return kept, np.array(inputs, dtype=np.float32).reshape(-1, 2, 28, 28)
 
 
 def default_shift_px():
@@ -162,13 +164,13 @@ def load_model(path):
         fail(err)
 
 
-def classify_inputs(classify, inputs, checks, shift_px, temperature, detector):
-    """((N, 10) probabilities at `temperature`, averaged over test-time shifts of `shift_px`; N not-a-digit verdicts
-    (rejection.verdicts: `detector`'s scores of the classifier's heads, and the InkChecks `checks`)) of (N, 28, 28)
-    inputs; predict.py's and the demo server's (serve/classify.py) arithmetic."""
-    probabilities = apply_temperature(predict_probabilities(classify, inputs[..., np.newaxis], BATCH_SIZE, shift_px),
-                                      temperature)
-    return probabilities, verdicts(detector, detector and classify.heads(inputs), checks)
+def classify_inputs(classify, readings, checks, shift_px, temperature, detector):
+    """((N, 10) probabilities at `temperature` of (N, 2, 28, 28) readings (readings.reading_probabilities: both
+    readings, each averaged over test-time shifts of `shift_px`); N not-a-digit verdicts (rejection.verdicts:
+    `detector`'s scores of the classifier's heads on the first reading, and the InkChecks `checks`)); predict.py's
+    and the demo server's (serve/classify.py) arithmetic."""
+    probabilities = apply_temperature(reading_probabilities(classify, readings, BATCH_SIZE, shift_px), temperature)
+    return probabilities, verdicts(detector, detector and classify.heads(readings[:, 0]), checks)
 
 
 def fail(message):

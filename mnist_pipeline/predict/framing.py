@@ -5,7 +5,9 @@ the strong ink level and returns the digit's crop resampled to an 80 px longer s
 half the local stroke contrast (its strokes as drawn); `frame_binary(binary)` brings its stroke width
 to MNIST's when far from it, area-averages it to a 20 px longer side (MNIST's anti-aliasing) and
 pastes it into 28x28 with its centre of mass on the centre pixel (14, 14): float32 (28, 28) in [0, 1],
-white ink on black.
+white ink on black. `frame_readings(binary)` gives that input and the digit framed with its strokes as
+drawn (float32 (2, 28, 28); the two are equal where the stroke width was left alone), the two readings
+predict/readings.py classifies.
 """
 import numpy as np
 from PIL import Image
@@ -32,7 +34,20 @@ def digit_binary(ink, digit, strong_level):
 
 def frame_binary(binary):
     """The 28x28 float32 input of digit_binary's output: strokes brought to MNIST's width, boxed and centred."""
-    return centre_by_mass(fit_box(match_mnist_strokes(binary)))
+    return frame(match_mnist_strokes(binary))
+
+
+def frame_readings(binary):
+    """float32 (2, 28, 28): frame_binary's input, and the digit framed with its strokes as drawn (equal to the
+    first where match_mnist_strokes leaves them)."""
+    strokes = match_mnist_strokes(binary)
+    adjusted = frame(strokes)
+    return np.stack([adjusted, adjusted if strokes is binary else frame(binary)])
+
+
+def frame(binary):
+    """The binary digit boxed (fit_box) and centred by its mass in 28x28 (centre_by_mass), strokes as they are."""
+    return centre_by_mass(fit_box(binary))
 
 
 def crop_soft(ink, digit, strong_level):

@@ -5,16 +5,16 @@ hysteresis mask, ruled lines removed); it returns how many connected pieces are 
 MIN_HEIGHT of the tallest piece's height and MIN_MASS of the heaviest piece's ink) and stand side by
 side: each overlaps the columns of a bigger one by at most MAX_OVERLAP of its own width. A digit's
 separate parts (the 5's bar, a broken stroke) lie above or across one another and count once.
-`prepare_with_checks(img)` gives prepare_image's model input and its InkChecks from one pass over the ink (what
-predict.py, the demo server and the not_a_digit stage ask for each picture): the count and the digit's stroke
-spread (predict/strokes.py); `InkChecks.not_one_digit` is true when either says the picture is not one digit.
+`prepare_with_checks(img)` gives prepare.prepare_readings' two model inputs and their InkChecks from one pass over
+the ink (what predict.py, the demo server and the not_a_digit stage ask for each picture): the count and the digit's
+stroke spread (predict/strokes.py); `InkChecks.not_one_digit` is true when either says the picture is not one digit.
 """
 from typing import NamedTuple
 
 import numpy as np
 from skimage.measure import label, regionprops
 
-from mnist_pipeline.predict.framing import frame_binary
+from mnist_pipeline.predict.framing import frame_readings
 from mnist_pipeline.predict.prepare import drawn_digit, ink_layers
 from mnist_pipeline.predict.strokes import MAX_STROKE_SPREAD, stroke_spread
 
@@ -41,11 +41,12 @@ class InkChecks(NamedTuple):
 
 
 def prepare_with_checks(img):
-    """(prepare.prepare_image(img), its InkChecks) of a PIL image, its ink found once; ImageError as prepare_image."""
+    """(prepare.prepare_readings(img): float32 (2, 28, 28), its InkChecks) of a PIL image, its ink found once;
+    ImageError as prepare_image."""
     layers = ink_layers(img)
     binary = drawn_digit(*layers)
     ink, mask = layers[:2]
-    return frame_binary(binary), InkChecks(side_by_side(mask, ink), round(stroke_spread(binary), 2))
+    return frame_readings(binary), InkChecks(side_by_side(mask, ink), round(stroke_spread(binary), 2))
 
 
 def side_by_side(mask, ink):

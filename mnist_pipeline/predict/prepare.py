@@ -5,12 +5,14 @@
 decode.to_pixels (floats, transparency), ink (polarity, background, hysteresis threshold),
 rulings (lines of ruled paper), digit (which component is the digit), framing (stroke width,
 20 px box, centre of mass in 28x28). ImageError for a zero-sized image or one without ink.
-`ink_layers`, `drawn_digit` and framing.frame_binary are its three parts, for a caller that also reads the ink
-and the digit as drawn (predict/pieces.py).
+`prepare_readings(img)` gives that input and the digit framed with its strokes as drawn (framing.frame_readings:
+float32 (2, 28, 28)), the two readings predict.py classifies (predict/readings.py).
+`ink_layers`, `drawn_digit` and framing.frame_binary / frame_readings are its parts, for a caller that also reads
+the ink and the digit as drawn (predict/pieces.py).
 """
 from mnist_pipeline.predict.decode import ImageError, to_pixels
 from mnist_pipeline.predict.digit import select_digit
-from mnist_pipeline.predict.framing import digit_binary, frame_binary
+from mnist_pipeline.predict.framing import digit_binary, frame_binary, frame_readings
 from mnist_pipeline.predict.ink import ink_map, ink_mask
 from mnist_pipeline.predict.rulings import without_ruled_lines
 
@@ -21,6 +23,12 @@ def prepare_image(img):
     Raises ImageError for a zero-sized image or one without ink (blank).
     """
     return frame_binary(drawn_digit(*ink_layers(img)))
+
+
+def prepare_readings(img):
+    """float32 (2, 28, 28): prepare_image(img), and the digit framed with its strokes as drawn (equal to the first
+    where step 6 left them); ImageError as prepare_image."""
+    return frame_readings(drawn_digit(*ink_layers(img)))
 
 
 def ink_layers(img):

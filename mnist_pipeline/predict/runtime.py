@@ -19,7 +19,7 @@ import numpy as np
 
 from mnist_pipeline.calibration import file_sha256
 from mnist_pipeline.files import open_input
-from mnist_pipeline.shifts import predict_probabilities  # noqa: F401 (predict.py's and the server's)
+from mnist_pipeline.shifts import predict_probabilities  # noqa: F401 (the export stage's)
 from mnist_pipeline.silence import stderr_discarded
 from mnist_pipeline.stage import PipelineError
 

@@ -1,11 +1,11 @@
 """Classifies uploaded pictures with predict.py's own preparation and model arithmetic, batching the model calls.
 
-`prepare_upload(name, data, max_pixels, folder)` turns an upload's bytes into predict.py's 28x28 input and
-its InkChecks (decode.load_image, pieces.prepare_with_checks on the bytes written to a
+`prepare_upload(name, data, max_pixels, folder)` turns an upload's bytes into predict.py's two 28x28 readings
+and their InkChecks (decode.load_image, pieces.prepare_with_checks on the bytes written to a
 file in `folder`, so the server reads a picture exactly as predict.py reads the same file). `Batcher` gathers
-the inputs of requests that arrive together and makes one model call for them (`model_runner`: predict.py's
-predict_probabilities and temperature, and its not-a-digit verdicts from the classifier's heads:
-predict/rejection.py) on a thread of its own, off the event loop. `records(...)` gives predict.py's JSON
+the readings of requests that arrive together and makes one model call for them (`model_runner`: predict.py's
+classify_inputs: probabilities of both readings and temperature, and its not-a-digit verdicts from the
+classifier's heads: predict/rejection.py) on a thread of its own, off the event loop. `records(...)` gives predict.py's JSON
 rows, with the ten probabilities and the 28x28 input added when asked for.
 """
 import asyncio
@@ -24,8 +24,8 @@ from mnist_pipeline.serve.uploads import RequestError
 
 
 def prepare_upload(name, data, max_pixels, folder):
-    """(the (28, 28) float32 model input, its InkChecks) of an uploaded picture; RequestError (422) names the
-    problem."""
+    """(the (2, 28, 28) float32 readings: prepare.prepare_readings, their InkChecks) of an uploaded picture;
+    RequestError (422) names the problem."""
     pixels = header_pixels(data)
     if pixels > max_pixels:
         raise RequestError(422, f"{name}: too many pixels ({pixels:,}; the limit is {max_pixels:,} per image)")
@@ -64,7 +64,7 @@ def records(names, probabilities, judged, inputs, details, calibration):
 
 
 def model_runner(classify, shift_px, temperature, detector):
-    """run(batch, checks): the (N, 10) calibrated probabilities of (N, 28, 28) inputs and their not-a-digit verdicts
+    """run(batch, checks): the (N, 10) calibrated probabilities of (N, 2, 28, 28) readings and their not-a-digit verdicts
     (one dict each, from their InkChecks `checks` and `detector`, None for none), computed as predict.py computes them
     (`classify`: predict.py's classifier, predict/runtime.py)."""
     return lambda batch, checks: classify_inputs(classify, batch, checks, shift_px, temperature, detector)
@@ -74,7 +74,7 @@ class Batcher:
     """Runs the model for requests that arrive together in one call, on one thread off the event loop.
 
     `await batcher.predict(inputs, checks)` returns what `run(batch, checks)` (see model_runner: probabilities and
-    verdicts) gives for the (N, 28, 28) inputs and their N InkChecks, computed on the inputs of every request
+    verdicts) gives for the (N, 2, 28, 28) readings and their N InkChecks, computed on the inputs of every request
     waiting and cut to this request's N. A request waits at most
     `window_s` for others to join it; requests that arrive while the model runs go into the next call.
     """
@@ -87,7 +87,7 @@ class Batcher:
         self.worker = None
 
     async def predict(self, inputs, checks):
-        """run's answers (each cut to N) for (N, 28, 28) float32 inputs and their N InkChecks, computed with other
+        """run's answers (each cut to N) for (N, 2, 28, 28) float32 readings and their N InkChecks, computed with other
         requests' inputs."""
         if self.worker is None:
             self.worker = asyncio.create_task(self.serve())
@@ -118,5 +118,5 @@ class Batcher:
                 start += len(inputs)
 
     def warm_up(self):
-        """One model call on a blank input, so the first request does not pay for building the graph."""
-        self.run(np.zeros((1, 28, 28), dtype=np.float32), [InkChecks(pieces=0, stroke_spread=1.0)])
+        """One model call on a blank picture, so the first request does not pay for building the graph."""
+        self.run(np.zeros((1, 2, 28, 28), dtype=np.float32), [InkChecks(pieces=0, stroke_spread=1.0)])
