@@ -2,7 +2,7 @@
 strokes and as drawn, and how their probabilities are averaged.
 
 Draws synthetic rings and bars and reads real MNIST test digits (conftest's `digits`; that test is skipped
-without them); a stand-in classifier replaces the model. Nothing is written.
+without them); a stand-in classifier replaces the model. Writes previews only under pytest's tmp_path.
 """
 import numpy as np
 import pytest
@@ -11,6 +11,7 @@ from PIL import Image
 from conftest import REAL_MNIST
 from mnist_pipeline.predict import styles
 from mnist_pipeline.predict.framing import frame, frame_binary, frame_readings
+from mnist_pipeline.predict.output import PREVIEW_SIZE, save_preprocessed
 from mnist_pipeline.predict.prepare import prepare_image, prepare_readings
 from mnist_pipeline.predict.readings import reading_probabilities
 
@@ -85,3 +86,18 @@ def test_probabilities_average_the_readings_that_differ():
     assert not np.allclose(probabilities[[1, 3]], alone[[1, 3]], atol=1e-3)
     assert calls[:3] == [4, 1, 2]  # the five first readings in batches of 4, then the two that differ
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-6)
+
+
+def test_preview_shows_the_reading_as_drawn_where_it_differs(tmp_path):
+    """--save-preprocessed writes the adjusted reading as <stem>_28x28.png; its preview shows the original beside
+    it and, where step 6 changed the strokes, beside the digit as drawn as well (a third panel)."""
+    original = Image.new("L", (PREVIEW_SIZE, PREVIEW_SIZE), 255)
+    readings = frame_readings(bar(30))
+    assert save_preprocessed(tmp_path, "bold", original, readings) == "bold"
+    assert save_preprocessed(tmp_path, "plain", original, readings[[0, 0]]) == "plain"
+    saved = np.asarray(Image.open(tmp_path / "bold_28x28.png"))
+    np.testing.assert_array_equal(saved, np.round(readings[0] * 255).astype(np.uint8))
+    bold, plain = (Image.open(tmp_path / f"{name}_preview.png") for name in ("bold", "plain"))
+    assert plain.size == (2 * PREVIEW_SIZE + 8, PREVIEW_SIZE) and bold.size == (3 * PREVIEW_SIZE + 16, PREVIEW_SIZE)
+    drawn_panel = np.asarray(bold.convert("L"))[::8, 2 * PREVIEW_SIZE + 16::8]
+    np.testing.assert_array_equal(drawn_panel, np.round(readings[1] * 255).astype(np.uint8))

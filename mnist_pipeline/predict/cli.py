@@ -16,7 +16,8 @@ score and threshold, from not_a_digit.json beside the model file (the not_a_digi
 checked), the digit pieces found side by side and the stroke spread (mnist_pipeline.predict.rejection).
 Each unusable file gets one line `error: <file>: <problem>` on stderr while the others are still
 classified. --save-preprocessed DIR writes `<stem>_28x28.png` (what the model saw) and
-`<stem>_preview.png` (the original beside it) per image, never over an existing file; folder
+`<stem>_preview.png` (the original beside it and, where they differ, beside the reading as drawn) per image,
+never over an existing file; folder
 searches skip such preview folders. The model file and DIR are checked before any work. Exit
 status: 0 when every image was classified, 1 when some failed, 2 for a bad command line, model
 file or preview folder.
@@ -90,8 +91,8 @@ def images_under(folder):
 
 def prepare_all(paths, report, save_dir=None, checks=None):
     """(paths, readings (N, 2, 28, 28) float32: prepare.prepare_readings) of the usable images; calls
-    report(path, problem) for each file that cannot be used and, with save_dir, saves each first reading (the
-    model's input as adjusted) and its preview there. With a list `checks`, appends each usable image's InkChecks
+    report(path, problem) for each file that cannot be used and, with save_dir, saves each input and its preview
+    there (output.save_preprocessed). With a list `checks`, appends each usable image's InkChecks
     (predict/pieces.py: pieces side by side, stroke spread)."""
     kept, inputs = [], []
     for path in paths:
@@ -106,7 +107,7 @@ def prepare_all(paths, report, save_dir=None, checks=None):
         if checks is not None:
             checks.append(check)
         if save_dir is not None:
-            save_preprocessed(save_dir, path.stem, image, readings[0])
+            save_preprocessed(save_dir, path.stem, image, readings)
     return kept, np.array(inputs, dtype=np.float32).reshape(-1, 2, 28, 28)
 
 

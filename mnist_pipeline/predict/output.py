@@ -123,17 +123,19 @@ def preview_folder(directory, inputs):
     return directory
 
 
-def save_preprocessed(directory, stem, original, digit):
-    """Writes <name>_28x28.png (the model input) and <name>_preview.png (original beside it) in directory,
-    where name is stem, or stem_2, stem_3, ... for the first of those with neither file present: no
+def save_preprocessed(directory, stem, original, readings):
+    """Writes <name>_28x28.png (the first of the (2, 28, 28) readings: the model input as adjusted) and
+    <name>_preview.png (the original beside it, and beside the second reading, as drawn, where it differs) in
+    directory, where name is stem, or stem_2, stem_3, ... for the first of those with neither file present: no
     existing file is ever overwritten. Returns the name."""
-    model_input = Image.fromarray(np.round(digit * 255).astype(np.uint8))
+    model_input, as_drawn = (Image.fromarray(np.round(reading * 255).astype(np.uint8)) for reading in readings)
+    shown = [model_input] if np.array_equal(readings[0], readings[1]) else [model_input, as_drawn]
     for number in itertools.count(1):
         name = stem if number == 1 else f"{stem}_{number}"
         files = [directory / f"{name}_28x28.png", directory / f"{name}_preview.png"]
         if not any(os.path.lexists(file) for file in files):
             break
-    for file, image in zip(files, (model_input, preview(original, model_input))):
+    for file, image in zip(files, (model_input, preview(original, *shown))):
         try:
             with open(file, "xb") as out:  # exclusive: a file that appeared meanwhile is not overwritten
                 image.save(out, format="PNG")
@@ -142,15 +144,16 @@ def save_preprocessed(directory, stem, original, digit):
     return name
 
 
-def preview(original, model_input):
-    """The original (as the preprocessor sees it, longer side PREVIEW_SIZE) beside the 28x28 input at 8x."""
+def preview(original, *model_inputs):
+    """The original (as the preprocessor sees it, longer side PREVIEW_SIZE) beside the 28x28 inputs at 8x."""
     pixels = np.round(to_pixels(original, max_side=2 * PREVIEW_SIZE) * 255).astype(np.uint8)
     shown = Image.fromarray(pixels.squeeze(axis=2) if pixels.shape[2] == 1 else pixels).convert("RGB")
     scale = PREVIEW_SIZE / max(shown.size)
     shown = shown.resize((max(1, round(shown.width * scale)), max(1, round(shown.height * scale))),
                          Image.Resampling.LANCZOS)
-    sheet = Image.new("RGB", (shown.width + PREVIEW_SIZE + 8, PREVIEW_SIZE), (128, 128, 128))
+    sheet = Image.new("RGB", (shown.width + len(model_inputs) * (PREVIEW_SIZE + 8), PREVIEW_SIZE), (128, 128, 128))
     sheet.paste(shown, (0, (PREVIEW_SIZE - shown.height) // 2))
-    sheet.paste(model_input.resize((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST).convert("RGB"),
-                (shown.width + 8, 0))
+    for number, model_input in enumerate(model_inputs):
+        sheet.paste(model_input.resize((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST).convert("RGB"),
+                    (shown.width + 8 + number * (PREVIEW_SIZE + 8), 0))
     return sheet
