@@ -96,13 +96,14 @@ def run_predict(capsys, *args):
 
 def test_predict_gives_the_calibrated_confidence_and_unsure(tiny_model, pictures, tmp_path, capsys):
     from mnist_pipeline.calibration import file_sha256
-    from mnist_pipeline.model import load_model, predict_probabilities
+    from mnist_pipeline.model import load_model
     from mnist_pipeline.predict import cli
+    from mnist_pipeline.predict.readings import reading_probabilities
 
     model_file = tmp_path / "model.keras"
     shutil.copy(tiny_model, model_file)
-    _, inputs = cli.prepare_all(pictures, lambda path, problem: pytest.fail(f"{path}: {problem}"))
-    raw = predict_probabilities(load_model(model_file), inputs[..., np.newaxis], cli.BATCH_SIZE)
+    _, readings = cli.prepare_all(pictures, lambda path, problem: pytest.fail(f"{path}: {problem}"))
+    raw = reading_probabilities(load_model(model_file).predict_on_batch, readings, cli.BATCH_SIZE)
 
     status, out, _ = run_predict(capsys, *pictures, "--model", model_file, "--shift-px", 0, "--format", "json")
     rows = json.loads(out)

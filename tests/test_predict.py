@@ -13,6 +13,7 @@ from conftest import PREDICT_SAMPLE_SIZE, REAL_MNIST, REAL_MNIST_GROUP, encoded
 from mnist_pipeline.predict import cli, drawing, styles
 from mnist_pipeline.predict.decode import load_image
 from mnist_pipeline.predict.prepare import prepare_image
+from mnist_pipeline.predict.readings import reading_probabilities
 
 pytestmark = pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"MNIST files not found in {REAL_MNIST}")
 
@@ -21,11 +22,10 @@ MIN_STYLE_ACCURACY = 0.95  # per style, on the same 100 random MNIST test digits
 
 def classify(model, paths):
     """Predicted digits for image files, through predict.py's own functions; fails on any file error."""
-    from mnist_pipeline.model import predict_probabilities
     problems = []
-    kept, inputs = cli.prepare_all(paths, lambda path, problem: problems.append(f"{path}: {problem}"))
+    kept, readings = cli.prepare_all(paths, lambda path, problem: problems.append(f"{path}: {problem}"))
     assert not problems
-    return predict_probabilities(model, inputs[..., np.newaxis], cli.BATCH_SIZE).argmax(axis=1)
+    return reading_probabilities(model.predict_on_batch, readings, cli.BATCH_SIZE).argmax(axis=1)
 
 
 

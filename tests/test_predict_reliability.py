@@ -115,7 +115,7 @@ def test_usable_images_are_kept_beside_unusable_ones(tmp_path):
         lines.append(f"error: {path}: {problem}")
 
     kept, inputs = cli.prepare_all(cli.collect_images([good[0], *args], report), report)
-    assert kept == good and inputs.shape == (2, 28, 28) and lines == expected
+    assert kept == good and inputs.shape == (2, 2, 28, 28) and lines == expected
 
 
 # --- the model file, checked before any work and before TensorFlow is imported
