@@ -17,10 +17,9 @@ checked), the digit pieces found side by side and the stroke spread (mnist_pipel
 Each unusable file gets one line `error: <file>: <problem>` on stderr while the others are still
 classified. --save-preprocessed DIR writes `<stem>_28x28.png` (what the model saw) and
 `<stem>_preview.png` (the original beside it and, where they differ, beside the reading as drawn) per image,
-never over an existing file; folder
-searches skip such preview folders. The model file and DIR are checked before any work. Exit
-status: 0 when every image was classified, 1 when some failed, 2 for a bad command line, model
-file or preview folder.
+never over an existing file; folder searches skip such preview folders. The model file and DIR are checked
+before any work. Exit status: 0 when every image was classified, 1 when some failed, 2 for a bad command
+line, model file or preview folder.
 """
 import argparse
 import os
