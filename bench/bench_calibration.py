@@ -20,9 +20,8 @@ import numpy as np
 from mnist_pipeline.calibration import apply_temperature, calibration_errors, negative_log_likelihood, read_calibration
 from mnist_pipeline.data import load_split
 from mnist_pipeline.paths import MODEL_FILE, PREPARED_DIR, RAW_DIR
-from mnist_pipeline.predict import styles
-from mnist_pipeline.predict.decode import ImageError, load_image
-from mnist_pipeline.predict.prepare import prepare_image
+from mnist_pipeline.predict import cli, styles
+from mnist_pipeline.predict.readings import reading_probabilities
 
 from bench_predict import style_list  # this folder's sibling script: --styles is read the same way
 
@@ -66,20 +65,17 @@ def unsure_rows(calibrated, labels):
 
 
 def style_pictures(folder, mnist, count, seed, render_seed, chosen):
-    """{style name: (prepared (N, 28, 28), labels (N,))}: the digits drawn, saved, read and prepared; a picture
-    the preparation refuses is left out (and named)."""
+    """{style name: (readings (N, 2, 28, 28), labels (N,))}: the digits drawn, saved, read and prepared by
+    predict.py's own cli.prepare_all; a picture the preparation refuses is left out (and named)."""
     images, labels = styles.sample_digits(mnist, count, seed)
     pictures = {}
     for style in chosen:
-        rng, prepared, kept = np.random.default_rng(render_seed), [], []
-        for index, (image, label) in enumerate(zip(images, labels)):
-            path = styles.write_rendering(style, image, rng, Path(folder) / f"{style.name}_{index:04d}")
-            try:
-                prepared.append(prepare_image(load_image(path)))
-                kept.append(label)
-            except ImageError as error:
-                print(f"left out: {error}", file=sys.stderr)
-        pictures[style.name] = (np.array(prepared), np.array(kept))
+        rng = np.random.default_rng(render_seed)
+        truth = {styles.write_rendering(style, image, rng, Path(folder) / f"{style.name}_{index:04d}"): label
+                 for index, (image, label) in enumerate(zip(images, labels))}
+        kept, readings = cli.prepare_all(truth, lambda path, problem: print(f"left out: {path}: {problem}",
+                                                                             file=sys.stderr))
+        pictures[style.name] = (readings, np.array([truth[path] for path in kept]))
     return pictures
 
 
@@ -119,7 +115,8 @@ def main(argv=None):
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as folder:
         pictures = style_pictures(folder, args.mnist, args.count, args.seed, args.render_seed, args.styles)
-    answers = {name: (predict(x), y) for name, (x, y) in pictures.items()}
+    answers = {name: (reading_probabilities(model.predict_on_batch, readings, 500).astype(np.float64), y)
+               for name, (readings, y) in pictures.items()}  # both readings, as predict.py reads a picture
     for name, (probabilities, y) in answers.items():
         print(style_row(name, probabilities, y, calibration))
     probabilities = np.concatenate([p for p, _ in answers.values()])
