@@ -54,7 +54,7 @@ def create_app(model, shift_px, limits, card, calibration, detector):
         prepared = await asyncio.gather(*(loop.run_in_executor(preparers, prepare_upload, name, data,
                                                                limits.max_pixels, scratch.name)
                                           for name, data in uploads))
-        readings = np.array([digit for digit, _ in prepared], dtype=np.float32)
+        readings = np.array([reading for reading, _ in prepared], dtype=np.float32)
         probabilities, judged = await batcher.predict(readings, [checks for _, checks in prepared])
         details = request.query_params.get("details", "") not in ("", "0", "false")
         return JSONResponse(records([name for name, _ in uploads], probabilities, judged, readings[:, 0], details,
